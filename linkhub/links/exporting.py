@@ -1,0 +1,27 @@
+"""The rows of an export, read in chunks so that a large export does not fill memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from . import selectors
+from .bookmarks import ExportItem
+
+
+def export_items(*, owner: AbstractBaseUser, filters: selectors.LinkFilters) -> Iterator[ExportItem]:
+    qs = selectors.link_list(owner=owner, filters=filters)
+    # prefetch_related works per chunk with iterator(chunk_size=...).
+    for link in qs.iterator(chunk_size=1000):
+        yield ExportItem(
+            url=link.url,
+            title=link.title,
+            description=link.description,
+            notes=link.notes,
+            tags=[item.tag.name for item in link.tagged_items.all()],
+            created_at=link.created_at,
+            updated_at=link.updated_at,
+            is_read=link.is_read,
+            is_private=link.is_private,
+        )

@@ -1,0 +1,144 @@
+"""Links, per-user tags (django-taggit with a custom tag model) and bookmark imports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from taggit.managers import TaggableManager
+from taggit.models import ItemBase, TagBase
+
+URL_MAX_LENGTH = 2048
+TITLE_MAX_LENGTH = 512
+DESCRIPTION_MAX_LENGTH = 10_000
+NOTES_MAX_LENGTH = 100_000
+TAG_MAX_LENGTH = 100
+TAGS_PER_LINK_MAX = 100
+
+
+class Tag(TagBase):
+    """A tag in one user's vocabulary. Names are unique per user, ignoring case."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="link_tags")
+    # TagBase makes name and slug globally unique; here they are unique per owner.
+    name = models.CharField(max_length=TAG_MAX_LENGTH)
+    slug = models.SlugField(max_length=TAG_MAX_LENGTH, allow_unicode=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "owner", name="tag_unique_name_per_owner"),
+        ]
+        indexes = [models.Index(fields=["owner", "name"])]
+
+    def slugify(self, tag: str, i: int | None = None) -> str:
+        from django.utils.text import slugify
+
+        return slugify(tag, allow_unicode=True)[:TAG_MAX_LENGTH] or "tag"
+
+    def save(self, *args, **kwargs):
+        # TagBase.save retries on a globally unique slug; ours is not unique, so keep it simple.
+        if not self.slug:
+            self.slug = self.slugify(self.name)
+        models.Model.save(self, *args, **kwargs)
+
+
+class TagOrigin(models.TextChoices):
+    USER = "user", "set by a person"
+    IMPORT = "import", "imported"
+    MODEL = "model", "applied by the model"
+
+
+class TaggedLink(ItemBase):
+    """A tag on a link, with where it came from. Model-applied tags stay marked until confirmed."""
+
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="tagged_links")
+    content_object = models.ForeignKey("Link", on_delete=models.CASCADE, related_name="tagged_items")
+    origin = models.CharField(max_length=10, choices=TagOrigin.choices, default=TagOrigin.USER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_object", "tag"], name="taggedlink_unique"),
+        ]
+        indexes = [models.Index(fields=["tag", "content_object"])]
+
+
+class Link(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="links")
+    # Normalised (see normalize.py); unique per owner.
+    url = models.URLField(max_length=URL_MAX_LENGTH)
+    domain = models.CharField(max_length=255, db_index=True)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
+    description = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    is_read = models.BooleanField(default=False)
+    is_private = models.BooleanField(default=False)
+    # The readable text of the latest good snapshot; the snapshots app fills it, search uses it.
+    content_text = models.TextField(blank=True)
+    # PostgreSQL only: kept up to date by services.link_search_refresh. Unused on SQLite.
+    search_vector = SearchVectorField(null=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    tags = TaggableManager(through=TaggedLink, blank=True, related_name="links")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "url"], name="link_unique_url_per_owner"),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="link_owner_created"),
+            models.Index(fields=["owner", "is_read"], name="link_owner_read"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.url
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.url
+
+
+class ImportJob(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting"
+        RUNNING = "running", "importing"
+        SUCCEEDED = "succeeded", "done"
+        FAILED = "failed", "failed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs")
+    source_name = models.CharField(max_length=255, blank=True)
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    existing = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # The first few entries that failed, with a reason each: [{"url": ..., "reason": ...}].
+    errors = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Set after every batch; an import that stops moving is failed by the sweep.
+    progressed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.source_name}) {self.status}"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else (100 if self.is_finished else 0)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

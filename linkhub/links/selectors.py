@@ -1,0 +1,151 @@
+"""Reads for links and tags, always scoped to one owner."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
+from django.shortcuts import get_object_or_404
+
+from .models import ImportJob, Link, Tag, TaggedLink
+
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "title": ("title", "id"),
+    "-title": ("-title", "-id"),
+    "updated": ("-updated_at", "-id"),
+    "domain": ("domain", "-created_at"),
+}
+SORT_RELEVANCE = "relevance"
+
+
+@dataclass
+class LinkFilters:
+    q: str = ""
+    tags: list[str] = field(default_factory=list)
+    sort: str = "newest"
+    is_read: bool | None = None
+    domain: str = ""
+    untagged: bool = False
+
+
+def uses_postgres_search() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _tagged_items_prefetch() -> Prefetch:
+    return Prefetch(
+        "tagged_items",
+        queryset=TaggedLink.objects.select_related("tag").order_by("tag__name"),
+    )
+
+
+def _search_terms(q: str) -> tuple[list[str], list[str]]:
+    """Split a query into required and excluded terms; quotes keep phrases together."""
+    try:
+        parts = shlex.split(q)
+    except ValueError:  # an unbalanced quote
+        parts = q.replace('"', " ").split()
+    include = [p for p in parts if not p.startswith("-") or len(p) == 1]
+    exclude = [p[1:] for p in parts if p.startswith("-") and len(p) > 1]
+    return include, exclude
+
+
+_TEXT_FIELDS = ("title", "description", "url", "notes", "content_text")
+
+
+def _term_q(term: str) -> Q:
+    q = Q()
+    for name in _TEXT_FIELDS:
+        q |= Q(**{f"{name}__icontains": term})
+    return q
+
+
+def link_search(qs: QuerySet[Link], q: str, *, rank: bool) -> QuerySet[Link]:
+    """Full-text search over title, description, URL, notes and snapshot text.
+
+    PostgreSQL: a weighted tsvector with websearch syntax ("phrases", -exclusions, or), plus
+    a substring match on the title and URL so partial words and domains still find links.
+    SQLite: every term must appear (case-insensitive substring); quoted phrases, -exclusions.
+    """
+    q = q.strip()
+    if not q:
+        return qs
+    if uses_postgres_search():
+        query = SearchQuery(q, search_type="websearch", config=settings.SEARCH_CONFIG)
+        qs = qs.filter(Q(search_vector=query) | Q(title__icontains=q) | Q(url__icontains=q))
+        if rank:
+            qs = qs.annotate(rank=SearchRank(F("search_vector"), query))
+        return qs
+    include, exclude = _search_terms(q)
+    for term in include:
+        qs = qs.filter(_term_q(term))
+    for term in exclude:
+        qs = qs.exclude(_term_q(term))
+    return qs
+
+
+def link_list(*, owner: AbstractBaseUser, filters: LinkFilters | None = None) -> QuerySet[Link]:
+    f = filters or LinkFilters()
+    qs = Link.objects.filter(owner=owner)
+    if f.q:
+        qs = link_search(qs, f.q, rank=f.sort == SORT_RELEVANCE)
+    for name in dict.fromkeys(t.strip().lower() for t in f.tags if t.strip()):
+        qs = qs.filter(
+            Exists(
+                TaggedLink.objects.filter(
+                    content_object=OuterRef("pk"), tag__owner=owner, tag__name__iexact=name
+                )
+            )
+        )
+    if f.untagged:
+        qs = qs.filter(~Exists(TaggedLink.objects.filter(content_object=OuterRef("pk"))))
+    if f.is_read is not None:
+        qs = qs.filter(is_read=f.is_read)
+    if f.domain:
+        qs = qs.filter(domain=f.domain.lower())
+    if f.sort == SORT_RELEVANCE and f.q and uses_postgres_search():
+        qs = qs.order_by("-rank", "-created_at", "-id")
+    else:
+        qs = qs.order_by(*SORTS.get(f.sort, SORTS["newest"]))
+    return qs.prefetch_related(_tagged_items_prefetch())
+
+
+def link_get(*, owner: AbstractBaseUser, pk: int) -> Link:
+    """The owner's link, or 404: another user's link looks the same as a missing one."""
+    qs = Link.objects.filter(owner=owner).prefetch_related(_tagged_items_prefetch())
+    return get_object_or_404(qs, pk=pk)
+
+
+def links_by_ids(*, owner: AbstractBaseUser, ids: list[int]) -> QuerySet[Link]:
+    return Link.objects.filter(owner=owner, pk__in=ids)
+
+
+def tag_list(*, owner: AbstractBaseUser, q: str = "") -> QuerySet[Tag]:
+    qs = Tag.objects.filter(owner=owner)
+    if q:
+        qs = qs.filter(name__icontains=q)
+    return qs.annotate(link_count=Count("tagged_links")).order_by(Lower("name"), "id")
+
+
+def tag_get(*, owner: AbstractBaseUser, pk: int) -> Tag:
+    return get_object_or_404(Tag.objects.filter(owner=owner), pk=pk)
+
+
+def tag_get_by_name(*, owner: AbstractBaseUser, name: str) -> Tag | None:
+    return Tag.objects.filter(owner=owner, name__iexact=name.strip()).first()
+
+
+def import_job_list(*, owner: AbstractBaseUser) -> QuerySet[ImportJob]:
+    return ImportJob.objects.filter(owner=owner)
+
+
+def import_job_get(*, owner: AbstractBaseUser, pk: int) -> ImportJob:
+    return get_object_or_404(ImportJob.objects.filter(owner=owner), pk=pk)

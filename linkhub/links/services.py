@@ -1,0 +1,510 @@
+"""Every write to links and tags: create, update, delete, tag operations, imports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.postgres.search import SearchVector
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Func, TextField, Value
+from django.db.models.functions import Left, Lower
+from django.utils import timezone
+
+from .bookmarks import BookmarkFileError, ParsedBookmark, parse_netscape
+from .models import (
+    DESCRIPTION_MAX_LENGTH,
+    NOTES_MAX_LENGTH,
+    TAG_MAX_LENGTH,
+    TAGS_PER_LINK_MAX,
+    TITLE_MAX_LENGTH,
+    ImportJob,
+    Link,
+    Tag,
+    TaggedLink,
+    TagOrigin,
+)
+from .normalize import normalize_url, url_domain
+
+logger = logging.getLogger(__name__)
+
+SEARCH_TEXT_MAX = 200_000  # characters of snapshot text that go into the search index
+IMPORT_ERRORS_KEPT = 200
+
+
+# --- tags -------------------------------------------------------------------------------------
+
+
+def tag_names_clean(names: Iterable[str]) -> list[str]:
+    """Trim, collapse spaces and drop duplicates (ignoring case); the first spelling wins."""
+    seen: dict[str, str] = {}
+    for raw in names:
+        if not isinstance(raw, str):
+            raise ValidationError({"tags": "Each tag must be a string."})
+        name = " ".join(raw.replace(",", " ").split()) if "," in raw else " ".join(raw.split())
+        if not name:
+            continue
+        if len(name) > TAG_MAX_LENGTH:
+            raise ValidationError({"tags": f"Tag “{name[:30]}…” is longer than {TAG_MAX_LENGTH} characters."})
+        seen.setdefault(name.lower(), name)
+    if len(seen) > TAGS_PER_LINK_MAX:
+        raise ValidationError({"tags": f"A link can have at most {TAGS_PER_LINK_MAX} tags."})
+    return list(seen.values())
+
+
+def tags_resolve(*, owner: AbstractBaseUser, names: Sequence[str]) -> list[Tag]:
+    """The owner's tags with these names (ignoring case), created where missing, in order."""
+    if not names:
+        return []
+    wanted = {n.lower(): n for n in names}
+    found = {
+        t.name.lower(): t
+        for t in Tag.objects.filter(owner=owner).annotate(lname=Lower("name")).filter(lname__in=wanted)
+    }
+    missing = [wanted[k] for k in wanted if k not in found]
+    if missing:
+        Tag.objects.bulk_create(
+            [Tag(owner=owner, name=n, slug=Tag().slugify(n)) for n in missing], ignore_conflicts=True
+        )
+        found.update(
+            {
+                t.name.lower(): t
+                for t in Tag.objects.filter(owner=owner)
+                .annotate(lname=Lower("name"))
+                .filter(lname__in=[m.lower() for m in missing])
+            }
+        )
+    return [found[k] for k in wanted if k in found]
+
+
+def _tags_attach(*, link_ids: Sequence[int], tags: Sequence[Tag], origin: str) -> None:
+    if not link_ids or not tags:
+        return
+    TaggedLink.objects.bulk_create(
+        [TaggedLink(content_object_id=lid, tag=t, origin=origin) for lid in link_ids for t in tags],
+        ignore_conflicts=True,
+    )
+    if origin != TagOrigin.MODEL:
+        # A person (or their import) setting a tag the model applied confirms it.
+        TaggedLink.objects.filter(
+            content_object_id__in=link_ids, tag__in=tags, origin=TagOrigin.MODEL
+        ).update(origin=origin)
+
+
+@transaction.atomic
+def link_tags_set(*, link: Link, names: Sequence[str], origin: str = TagOrigin.USER) -> None:
+    """Make the link's tags exactly ``names``."""
+    tags = tags_resolve(owner=link.owner, names=tag_names_clean(names))
+    TaggedLink.objects.filter(content_object=link).exclude(tag__in=tags).delete()
+    _tags_attach(link_ids=[link.pk], tags=tags, origin=origin)
+
+
+@transaction.atomic
+def tag_rename(*, tag: Tag, name: str) -> Tag:
+    """Rename a tag; if the owner already has a tag of that name, merge into it."""
+    names = tag_names_clean([name])
+    if not names:
+        raise ValidationError({"name": "Enter a tag name."})
+    new_name = names[0]
+    other = Tag.objects.filter(owner=tag.owner, name__iexact=new_name).exclude(pk=tag.pk).first()
+    if other is not None:
+        return tag_merge(owner=tag.owner, sources=[tag], target_name=other.name)
+    tag.name = new_name
+    tag.slug = tag.slugify(new_name)
+    tag.save(update_fields=["name", "slug"])
+    return tag
+
+
+@transaction.atomic
+def tag_merge(*, owner: AbstractBaseUser, sources: Sequence[Tag], target_name: str) -> Tag:
+    """Move every link of ``sources`` to the tag ``target_name`` and delete the sources."""
+    names = tag_names_clean([target_name])
+    if not names:
+        raise ValidationError({"target": "Enter the name of the tag to merge into."})
+    if any(s.owner_id != owner.pk for s in sources):
+        raise ValidationError({"sources": "Unknown tag."})
+    (target,) = tags_resolve(owner=owner, names=names)
+    source_ids = [s.pk for s in sources if s.pk != target.pk]
+    if not source_ids:
+        return target
+    rows = TaggedLink.objects.filter(tag_id__in=source_ids).values_list("content_object_id", "origin")
+    TaggedLink.objects.bulk_create(
+        [TaggedLink(content_object_id=lid, tag=target, origin=origin) for lid, origin in rows],
+        ignore_conflicts=True,
+    )
+    Tag.objects.filter(pk__in=source_ids).delete()
+    return target
+
+
+@transaction.atomic
+def tag_delete(*, tag: Tag) -> None:
+    tag.delete()
+
+
+# --- links ------------------------------------------------------------------------------------
+
+
+def _check_lengths(*, title: str, description: str, notes: str) -> None:
+    errors = {}
+    if len(title) > TITLE_MAX_LENGTH:
+        errors["title"] = f"The title is longer than {TITLE_MAX_LENGTH} characters."
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        errors["description"] = f"The description is longer than {DESCRIPTION_MAX_LENGTH} characters."
+    if len(notes) > NOTES_MAX_LENGTH:
+        errors["notes"] = f"The notes are longer than {NOTES_MAX_LENGTH} characters."
+    if errors:
+        raise ValidationError(errors)
+
+
+def link_search_refresh(*, link_ids: Iterable[int]) -> None:
+    """Rebuild the PostgreSQL search vector of these links (a no-op on SQLite)."""
+    ids = list(link_ids)
+    if connection.vendor != "postgresql" or not ids:
+        return
+    cfg = settings.SEARCH_CONFIG
+    # "docs.python.org/3/library" -> "docs python org 3 library", so URL words are searchable.
+    url_words = Func(
+        F("url"),
+        Value(r"[^[:alnum:]]+"),
+        Value(" "),
+        Value("g"),
+        function="regexp_replace",
+        output_field=TextField(),
+    )
+    vector = (
+        SearchVector("title", weight="A", config=cfg)
+        + SearchVector("description", weight="B", config=cfg)
+        + SearchVector(url_words, weight="C", config=cfg)
+        + SearchVector("notes", weight="C", config=cfg)
+        + SearchVector(Left("content_text", SEARCH_TEXT_MAX), weight="D", config=cfg)
+    )
+    Link.objects.filter(pk__in=ids).update(search_vector=vector)
+
+
+def _links_created(*, link_ids: Sequence[int]) -> None:
+    """Follow-up work for new links. Snapshots and tag suggestions hook in here."""
+    link_search_refresh(link_ids=link_ids)
+
+
+@transaction.atomic
+def link_create(
+    *,
+    owner: AbstractBaseUser,
+    url: str,
+    title: str = "",
+    description: str = "",
+    notes: str = "",
+    tags: Sequence[str] = (),
+    is_read: bool = False,
+    is_private: bool = False,
+    created_at: datetime | None = None,
+    origin: str = TagOrigin.USER,
+) -> tuple[Link, bool]:
+    """Save a link. The same URL saved again returns the existing link (created=False), with
+    the new tags added and empty fields filled; nothing already stored is overwritten."""
+    try:
+        normalized = normalize_url(url)
+    except ValidationError as exc:
+        raise ValidationError({"url": exc.messages}) from None
+    title, description, notes = title.strip(), description.strip(), notes.strip()
+    _check_lengths(title=title, description=description, notes=notes)
+    tag_names = tag_names_clean(tags)
+
+    link = Link.objects.filter(owner=owner, url=normalized).first()
+    created = False
+    if link is None:
+        try:
+            with transaction.atomic():
+                link = Link.objects.create(
+                    owner=owner,
+                    url=normalized,
+                    domain=url_domain(normalized),
+                    title=title,
+                    description=description,
+                    notes=notes,
+                    is_read=is_read,
+                    is_private=is_private,
+                    created_at=created_at or timezone.now(),
+                )
+                created = True
+        except IntegrityError:  # saved by a concurrent request a moment ago
+            link = Link.objects.get(owner=owner, url=normalized)
+    if not created:
+        fill = {}
+        for name, value in (("title", title), ("description", description), ("notes", notes)):
+            if value and not getattr(link, name):
+                fill[name] = value
+        if fill:
+            for name, value in fill.items():
+                setattr(link, name, value)
+            link.save(update_fields=[*fill, "updated_at"])
+            link_search_refresh(link_ids=[link.pk])
+    _tags_attach(link_ids=[link.pk], tags=tags_resolve(owner=owner, names=tag_names), origin=origin)
+    if created:
+        _links_created(link_ids=[link.pk])
+    return link, created
+
+
+@transaction.atomic
+def link_update(
+    *,
+    link: Link,
+    url: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    notes: str | None = None,
+    is_read: bool | None = None,
+    is_private: bool | None = None,
+    tags: Sequence[str] | None = None,
+) -> Link:
+    changed: list[str] = []
+    if url is not None:
+        try:
+            normalized = normalize_url(url)
+        except ValidationError as exc:
+            raise ValidationError({"url": exc.messages}) from None
+        if normalized != link.url:
+            if Link.objects.filter(owner=link.owner, url=normalized).exclude(pk=link.pk).exists():
+                raise ValidationError({"url": "You have already saved this URL as another link."})
+            link.url, link.domain = normalized, url_domain(normalized)
+            changed += ["url", "domain"]
+    for name, value in (("title", title), ("description", description), ("notes", notes)):
+        if value is not None and value.strip() != getattr(link, name):
+            setattr(link, name, value.strip())
+            changed.append(name)
+    _check_lengths(title=link.title, description=link.description, notes=link.notes)
+    for name, flag in (("is_read", is_read), ("is_private", is_private)):
+        if flag is not None and flag != getattr(link, name):
+            setattr(link, name, flag)
+            changed.append(name)
+    if changed:
+        link.save(update_fields=[*changed, "updated_at"])
+        if set(changed) & {"url", "title", "description", "notes"}:
+            link_search_refresh(link_ids=[link.pk])
+    if tags is not None:
+        link_tags_set(link=link, names=tags)
+    return link
+
+
+@transaction.atomic
+def link_delete(*, link: Link) -> None:
+    link.delete()
+
+
+BULK_ACTIONS = ("add_tags", "remove_tags", "delete", "mark_read", "mark_unread")
+
+
+@transaction.atomic
+def links_bulk_update(
+    *, owner: AbstractBaseUser, link_ids: Sequence[int], action: str, tags: Sequence[str] = ()
+) -> int:
+    """Apply one action to the owner's links among ``link_ids``; return how many it touched.
+
+    Ids of other users' links are ignored, as if they did not exist."""
+    if action not in BULK_ACTIONS:
+        raise ValidationError({"action": f"Unknown action; use one of {', '.join(BULK_ACTIONS)}."})
+    ids = list(Link.objects.filter(owner=owner, pk__in=link_ids).values_list("pk", flat=True))
+    if action in ("add_tags", "remove_tags"):
+        names = tag_names_clean(tags)
+        if not names:
+            raise ValidationError({"tags": "Name at least one tag."})
+        if action == "add_tags":
+            _tags_attach(link_ids=ids, tags=tags_resolve(owner=owner, names=names), origin=TagOrigin.USER)
+        else:
+            TaggedLink.objects.filter(
+                content_object_id__in=ids,
+                tag__owner=owner,
+                tag__in=Tag.objects.filter(owner=owner)
+                .annotate(lname=Lower("name"))
+                .filter(lname__in=[n.lower() for n in names]),
+            ).delete()
+        Link.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+    elif action == "delete":
+        Link.objects.filter(pk__in=ids).delete()
+    else:
+        Link.objects.filter(pk__in=ids).update(is_read=action == "mark_read", updated_at=timezone.now())
+    return len(ids)
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def import_start(*, owner: AbstractBaseUser, upload: UploadedFile) -> ImportJob:
+    """Check an uploaded bookmark file, store it, and queue its import.
+
+    A file that cannot be imported as a whole raises ValidationError and stores nothing."""
+    from .tasks import import_bookmarks  # tasks import services; import late to avoid a cycle
+
+    limit = settings.IMPORT_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ValidationError({"file": f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes."})
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise ValidationError({"file": f"The file is larger than the limit of {limit:,} bytes."})
+    try:
+        items = parse_netscape(data, max_links=settings.IMPORT_MAX_LINKS)
+    except BookmarkFileError as exc:
+        raise ValidationError({"file": str(exc)}) from None
+    name = (upload.name or "bookmarks.html")[-200:]
+    job = ImportJob(owner=owner, source_name=name, total=len(items))
+    job.file.save("bookmarks.html", ContentFile(data), save=False)
+    job.save()
+    transaction.on_commit(lambda: import_bookmarks.delay(job.pk))
+    return job
+
+
+def _import_batch(
+    owner: AbstractBaseUser, batch: Sequence[ParsedBookmark]
+) -> tuple[int, int, list[dict[str, str]]]:
+    """Import one batch in one transaction; return (created, existing, errors)."""
+    errors: list[dict[str, str]] = []
+    entries: dict[str, ParsedBookmark] = {}
+    for item in batch:
+        try:
+            url = normalize_url(item.url)
+        except ValidationError as exc:
+            errors.append({"url": item.url[:300], "line": str(item.line), "reason": exc.messages[0]})
+            continue
+        if url in entries:  # the same page twice in one file: keep one, with both sets of tags
+            entries[url].tags = list(dict.fromkeys(entries[url].tags + item.tags))
+            continue
+        entries[url] = item
+    if not entries:
+        return 0, 0, errors
+
+    existing = {link.url: link for link in Link.objects.filter(owner=owner, url__in=entries)}
+    new_links = [
+        Link(
+            owner=owner,
+            url=url,
+            domain=url_domain(url),
+            title=item.title[:TITLE_MAX_LENGTH],
+            description=item.description[:DESCRIPTION_MAX_LENGTH],
+            is_private=item.private,
+            is_read=not item.toread,
+            created_at=item.add_date or timezone.now(),
+        )
+        for url, item in entries.items()
+        if url not in existing
+    ]
+    Link.objects.bulk_create(new_links, ignore_conflicts=True)
+    links = {link.url: link for link in Link.objects.filter(owner=owner, url__in=entries)}
+    created_ids = [links[u].pk for u in links if u not in existing]
+
+    # Fill what an existing link lacks; never overwrite what is stored.
+    to_fill = []
+    for url, link in existing.items():
+        item = entries[url]
+        changed = False
+        if not link.title and item.title:
+            link.title, changed = item.title[:TITLE_MAX_LENGTH], True
+        if not link.description and item.description:
+            link.description, changed = item.description[:DESCRIPTION_MAX_LENGTH], True
+        if changed:
+            to_fill.append(link)
+    if to_fill:
+        Link.objects.bulk_update(to_fill, ["title", "description"])
+
+    all_names: dict[str, str] = {}
+    per_link: dict[int, list[str]] = {}
+    for url, item in entries.items():
+        try:
+            names = tag_names_clean(item.tags)
+        except ValidationError:
+            names = tag_names_clean(t[:TAG_MAX_LENGTH] for t in item.tags[:TAGS_PER_LINK_MAX])
+        per_link[links[url].pk] = names
+        for n in names:
+            all_names.setdefault(n.lower(), n)
+    tag_by_name = {t.name.lower(): t for t in tags_resolve(owner=owner, names=list(all_names.values()))}
+    rows = [
+        TaggedLink(content_object_id=lid, tag=tag_by_name[n.lower()], origin=TagOrigin.IMPORT)
+        for lid, names in per_link.items()
+        for n in names
+        if n.lower() in tag_by_name
+    ]
+    TaggedLink.objects.bulk_create(rows, ignore_conflicts=True)
+    link_search_refresh(link_ids=[link.pk for link in to_fill])
+    if created_ids:
+        _links_created(link_ids=created_ids)
+    return len(created_ids), len(entries) - len(created_ids), errors
+
+
+def import_run(*, job_id: int) -> ImportJob | None:
+    """Run a queued import in batches, recording progress after each one."""
+    now = timezone.now()
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.RUNNING, started_at=now, progressed_at=now
+    )
+    if not claimed:
+        logger.info("import %s: not pending, nothing to do", job_id)
+        return None
+    job = ImportJob.objects.select_related("owner").get(pk=job_id)
+    try:
+        with job.file.open("rb") as fh:
+            items = parse_netscape(fh.read(), max_links=settings.IMPORT_MAX_LINKS)
+    except (BookmarkFileError, OSError) as exc:
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportJob.Status.FAILED,
+            message=f"The file could not be read: {exc}",
+            finished_at=timezone.now(),
+        )
+        return ImportJob.objects.get(pk=job_id)
+
+    size = settings.IMPORT_BATCH_SIZE
+    created = existing = failed = done = 0
+    errors: list[dict[str, str]] = []
+    try:
+        for start in range(0, len(items), size):
+            batch = items[start : start + size]
+            with transaction.atomic():
+                c, e, errs = _import_batch(job.owner, batch)
+            created, existing, failed, done = created + c, existing + e, failed + len(errs), done + len(batch)
+            errors.extend(errs[: max(0, IMPORT_ERRORS_KEPT - len(errors))])
+            ImportJob.objects.filter(pk=job_id).update(
+                done=done,
+                created=created,
+                existing=existing,
+                failed=failed,
+                errors=errors,
+                total=len(items),
+                progressed_at=timezone.now(),
+            )
+    except Exception as exc:
+        logger.exception("import %s failed after %s of %s entries", job_id, done, len(items))
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportJob.Status.FAILED,
+            finished_at=timezone.now(),
+            message=(
+                f"The import stopped after {done} of {len(items)} entries ({created} new links "
+                f"saved) because of an error: {exc}. Importing the same file again adds the rest "
+                "without duplicating what was saved."
+            ),
+        )
+        raise
+    summary = f"{created} new, {existing} already saved, {failed} skipped."
+    ImportJob.objects.filter(pk=job_id).update(
+        status=ImportJob.Status.SUCCEEDED, finished_at=timezone.now(), message=summary
+    )
+    logger.info("import %s done: %s", job_id, summary)
+    return ImportJob.objects.get(pk=job_id)
+
+
+def imports_sweep_stale(*, older_than_minutes: int = 30) -> int:
+    """Fail imports whose worker died, so that none stays running forever."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, progressed_at__lt=cutoff)
+    return stale.update(
+        status=ImportJob.Status.FAILED,
+        finished_at=timezone.now(),
+        message=(
+            "The import stopped because its worker went away. Import the same file again: "
+            "links already saved are kept and not duplicated."
+        ),
+    )
