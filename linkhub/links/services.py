@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -336,8 +336,8 @@ def links_bulk_update(
 
 
 @transaction.atomic
-def import_start(*, owner: AbstractBaseUser, upload: UploadedFile) -> ImportJob:
-    """Check an uploaded bookmark file, store it, and queue its import.
+def import_start(*, owner: AbstractBaseUser, upload: UploadedFile, queue: bool = True) -> ImportJob:
+    """Check an uploaded bookmark file, store it, and (unless ``queue`` is off) queue its import.
 
     A file that cannot be imported as a whole raises ValidationError and stores nothing."""
     from .tasks import import_bookmarks  # tasks import services; import late to avoid a cycle
@@ -356,7 +356,8 @@ def import_start(*, owner: AbstractBaseUser, upload: UploadedFile) -> ImportJob:
     job = ImportJob(owner=owner, source_name=name, total=len(items))
     job.file.save("bookmarks.html", ContentFile(data), save=False)
     job.save()
-    transaction.on_commit(lambda: import_bookmarks.delay(job.pk))
+    if queue:
+        transaction.on_commit(lambda: import_bookmarks.delay(job.pk))
     return job
 
 
@@ -436,7 +437,7 @@ def _import_batch(
     return len(created_ids), len(entries) - len(created_ids), errors
 
 
-def import_run(*, job_id: int) -> ImportJob | None:
+def import_run(*, job_id: int, on_progress: Callable[[int, int], None] | None = None) -> ImportJob | None:
     """Run a queued import in batches, recording progress after each one."""
     now = timezone.now()
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
@@ -476,6 +477,8 @@ def import_run(*, job_id: int) -> ImportJob | None:
                 total=len(items),
                 progressed_at=timezone.now(),
             )
+            if on_progress is not None:
+                on_progress(done, len(items))
     except Exception as exc:
         logger.exception("import %s failed after %s of %s entries", job_id, done, len(items))
         ImportJob.objects.filter(pk=job_id).update(

@@ -1,0 +1,106 @@
+"""Test fixtures shared by every app: users, API clients, Redis, Celery and storage."""
+
+from __future__ import annotations
+
+import os
+
+# Static files come from the app folders in tests (no collectstatic step needed).
+os.environ.setdefault("WHITENOISE_USE_FINDERS", "true")
+os.environ.setdefault("LINKHUB_PLAIN_STATIC", "true")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """The Redis the tests use: REDIS_URL's server, or the embedded one started here."""
+    from django.conf import settings
+
+    from linkhub.embedded import start_embedded_redis
+
+    proc = None
+    if settings.EMBEDDED_REDIS:
+        proc = start_embedded_redis(settings.EMBEDDED_REDIS_SOCKET)
+    yield settings.REDIS_CLIENT_URL
+    if proc is not None:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path):
+    """Uploaded and generated files go to a fresh folder per test; passwords hash fast."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(request):
+    """Tasks run inline, unless a test starts a real worker (marker ``integration``)."""
+    from linkhub.celery import app
+
+    eager = "integration" not in request.keywords
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = old
+
+
+@pytest.fixture(autouse=True)
+def _locmem_cache(settings, request):
+    """Unit tests need no Redis for the cache (throttles); integration tests use the real one."""
+    if "integration" not in request.keywords:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture
+def make_user(db):
+    from linkhub.accounts import services
+
+    def make(username: str = "alice", password: str = "correct horse battery", **kwargs):
+        return services.user_signup(username=username, password=password, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+def _api_client(user):
+    from rest_framework.test import APIClient
+
+    from linkhub.accounts.services import api_token_create
+
+    client = APIClient()
+    _, key = api_token_create(user=user, name="tests")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def alice_api(alice):
+    return _api_client(alice)
+
+
+@pytest.fixture
+def bob_api(bob):
+    return _api_client(bob)
+
+
+@pytest.fixture
+def make_link(db):
+    from linkhub.links import services
+
+    def make(owner, url: str = "https://example.com/", **kwargs):
+        link, _ = services.link_create(owner=owner, url=url, **kwargs)
+        return link
+
+    return make
