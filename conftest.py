@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-# Static files come from the app folders in tests (no collectstatic step needed).
-os.environ.setdefault("WHITENOISE_USE_FINDERS", "true")
-os.environ.setdefault("LINKHUB_PLAIN_STATIC", "true")
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +77,12 @@ def _api_client(user):
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     client.user = user
     return client
+
+
+@pytest.fixture
+def api_client_for(db):
+    """An API client authenticated with a fresh token of the given user."""
+    return _api_client
 
 
 @pytest.fixture

