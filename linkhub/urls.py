@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import health
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("", include("linkhub.accounts.api.urls")),
     path("", include("linkhub.links.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -14,7 +14,7 @@ def _in_group(user: AbstractBaseUser | AnonymousUser, name: str) -> bool:
     cache = getattr(user, "_linkhub_groups", None)
     if cache is None:
         cache = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
-        user._linkhub_groups = cache  # type: ignore[union-attr]
+        setattr(user, "_linkhub_groups", cache)  # noqa: B010 - a per-request memo on the user
     return name in cache
 
 

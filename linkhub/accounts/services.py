@@ -5,15 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .models import ApiToken, ConsentChange, Profile
-
-User = get_user_model()
 
 
 def hash_key(key: str) -> str:
@@ -21,9 +18,7 @@ def hash_key(key: str) -> str:
 
 
 @transaction.atomic
-def user_signup(
-    *, username: str, password: str, email: str = "", share_for_training: bool = False
-) -> AbstractBaseUser:
+def user_signup(*, username: str, password: str, email: str = "", share_for_training: bool = False) -> User:
     user = User.objects.create_user(username=username, email=email, password=password)
     training_consent_set(
         user=user, actor=user, share_for_training=share_for_training, source=ConsentChange.Source.SIGNUP
@@ -34,8 +29,8 @@ def user_signup(
 @transaction.atomic
 def training_consent_set(
     *,
-    user: AbstractBaseUser,
-    actor: AbstractBaseUser | None,
+    user: User,
+    actor: User | None,
     share_for_training: bool,
     source: str,
 ) -> Profile:
@@ -52,7 +47,7 @@ def training_consent_set(
 
 
 @transaction.atomic
-def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a token and return it with its key. The key is not stored and cannot be shown again."""
     key = secrets.token_hex(20)
     token = ApiToken.objects.create(
@@ -62,7 +57,7 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
 
 
 @transaction.atomic
-def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
+def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
     token = get_object_or_404(ApiToken.objects.select_for_update(), pk=token_id, user=user)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

@@ -10,6 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from linkhub.typing import AuthedRequest
+
 from . import selectors, services
 from .forms import ConsentForm, SignupForm, TokenCreateForm
 from .models import ConsentChange
@@ -35,7 +37,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthedRequest) -> HttpResponse:
     consent = selectors.training_consent_get(user=request.user)
     new_key = request.session.pop("new_token_key", None)
     return render(
@@ -54,7 +56,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def consent_update(request: HttpRequest) -> HttpResponse:
+def consent_update(request: AuthedRequest) -> HttpResponse:
     form = ConsentForm(request.POST)
     if form.is_valid():
         value = form.cleaned_data["share_for_training"]
@@ -75,7 +77,7 @@ def consent_update(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: AuthedRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST)
     if form.is_valid():
         _, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
@@ -88,7 +90,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: AuthedRequest, token_id: int) -> HttpResponse:
     token = services.api_token_revoke(user=request.user, token_id=token_id)
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("accounts:settings")

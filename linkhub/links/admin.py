@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
+from taggit.models import Tag as TaggitTag
 
 from .models import ImportJob, Link, Tag, TaggedLink
 
@@ -62,3 +64,10 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):  # imports start from an upload, not the admin
         return False
+
+
+# taggit's own Tag model is not used (tags here are per user); keep it out of the admin.
+try:
+    admin.site.unregister(TaggitTag)
+except NotRegistered:
+    pass

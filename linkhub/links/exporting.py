@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from . import selectors
 from .bookmarks import ExportItem
 
 
-def export_items(*, owner: AbstractBaseUser, filters: selectors.LinkFilters) -> Iterator[ExportItem]:
+def export_items(*, owner: User, filters: selectors.LinkFilters) -> Iterator[ExportItem]:
     qs = selectors.link_list(owner=owner, filters=filters)
     # prefetch_related works per chunk with iterator(chunk_size=...).
     for link in qs.iterator(chunk_size=1000):

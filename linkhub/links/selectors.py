@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
@@ -92,7 +92,7 @@ def link_search(qs: QuerySet[Link], q: str, *, rank: bool) -> QuerySet[Link]:
     return qs
 
 
-def link_list(*, owner: AbstractBaseUser, filters: LinkFilters | None = None) -> QuerySet[Link]:
+def link_list(*, owner: User, filters: LinkFilters | None = None) -> QuerySet[Link]:
     f = filters or LinkFilters()
     qs = Link.objects.filter(owner=owner)
     if f.q:
@@ -118,34 +118,34 @@ def link_list(*, owner: AbstractBaseUser, filters: LinkFilters | None = None) ->
     return qs.prefetch_related(_tagged_items_prefetch())
 
 
-def link_get(*, owner: AbstractBaseUser, pk: int) -> Link:
+def link_get(*, owner: User, pk: int) -> Link:
     """The owner's link, or 404: another user's link looks the same as a missing one."""
     qs = Link.objects.filter(owner=owner).prefetch_related(_tagged_items_prefetch())
     return get_object_or_404(qs, pk=pk)
 
 
-def links_by_ids(*, owner: AbstractBaseUser, ids: list[int]) -> QuerySet[Link]:
+def links_by_ids(*, owner: User, ids: list[int]) -> QuerySet[Link]:
     return Link.objects.filter(owner=owner, pk__in=ids)
 
 
-def tag_list(*, owner: AbstractBaseUser, q: str = "") -> QuerySet[Tag]:
+def tag_list(*, owner: User, q: str = "") -> QuerySet[Tag]:
     qs = Tag.objects.filter(owner=owner)
     if q:
         qs = qs.filter(name__icontains=q)
     return qs.annotate(link_count=Count("tagged_links")).order_by(Lower("name"), "id")
 
 
-def tag_get(*, owner: AbstractBaseUser, pk: int) -> Tag:
+def tag_get(*, owner: User, pk: int) -> Tag:
     return get_object_or_404(Tag.objects.filter(owner=owner), pk=pk)
 
 
-def tag_get_by_name(*, owner: AbstractBaseUser, name: str) -> Tag | None:
+def tag_get_by_name(*, owner: User, name: str) -> Tag | None:
     return Tag.objects.filter(owner=owner, name__iexact=name.strip()).first()
 
 
-def import_job_list(*, owner: AbstractBaseUser) -> QuerySet[ImportJob]:
+def import_job_list(*, owner: User) -> QuerySet[ImportJob]:
     return ImportJob.objects.filter(owner=owner)
 
 
-def import_job_get(*, owner: AbstractBaseUser, pk: int) -> ImportJob:
+def import_job_get(*, owner: User, pk: int) -> ImportJob:
     return get_object_or_404(ImportJob.objects.filter(owner=owner), pk=pk)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.postgres.search import SearchVector
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -58,7 +58,7 @@ def tag_names_clean(names: Iterable[str]) -> list[str]:
     return list(seen.values())
 
 
-def tags_resolve(*, owner: AbstractBaseUser, names: Sequence[str]) -> list[Tag]:
+def tags_resolve(*, owner: User, names: Sequence[str]) -> list[Tag]:
     """The owner's tags with these names (ignoring case), created where missing, in order."""
     if not names:
         return []
@@ -122,7 +122,7 @@ def tag_rename(*, tag: Tag, name: str) -> Tag:
 
 
 @transaction.atomic
-def tag_merge(*, owner: AbstractBaseUser, sources: Sequence[Tag], target_name: str) -> Tag:
+def tag_merge(*, owner: User, sources: Sequence[Tag], target_name: str) -> Tag:
     """Move every link of ``sources`` to the tag ``target_name`` and delete the sources."""
     names = tag_names_clean([target_name])
     if not names:
@@ -195,7 +195,7 @@ def _links_created(*, link_ids: Sequence[int]) -> None:
 @transaction.atomic
 def link_create(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     url: str,
     title: str = "",
     description: str = "",
@@ -301,9 +301,7 @@ BULK_ACTIONS = ("add_tags", "remove_tags", "delete", "mark_read", "mark_unread")
 
 
 @transaction.atomic
-def links_bulk_update(
-    *, owner: AbstractBaseUser, link_ids: Sequence[int], action: str, tags: Sequence[str] = ()
-) -> int:
+def links_bulk_update(*, owner: User, link_ids: Sequence[int], action: str, tags: Sequence[str] = ()) -> int:
     """Apply one action to the owner's links among ``link_ids``; return how many it touched.
 
     Ids of other users' links are ignored, as if they did not exist."""
@@ -336,7 +334,7 @@ def links_bulk_update(
 
 
 @transaction.atomic
-def import_start(*, owner: AbstractBaseUser, upload: UploadedFile, queue: bool = True) -> ImportJob:
+def import_start(*, owner: User, upload: UploadedFile, queue: bool = True) -> ImportJob:
     """Check an uploaded bookmark file, store it, and (unless ``queue`` is off) queue its import.
 
     A file that cannot be imported as a whole raises ValidationError and stores nothing."""
@@ -361,9 +359,7 @@ def import_start(*, owner: AbstractBaseUser, upload: UploadedFile, queue: bool =
     return job
 
 
-def _import_batch(
-    owner: AbstractBaseUser, batch: Sequence[ParsedBookmark]
-) -> tuple[int, int, list[dict[str, str]]]:
+def _import_batch(owner: User, batch: Sequence[ParsedBookmark]) -> tuple[int, int, list[dict[str, str]]]:
     """Import one batch in one transaction; return (created, existing, errors)."""
     errors: list[dict[str, str]] = []
     entries: dict[str, ParsedBookmark] = {}

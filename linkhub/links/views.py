@@ -7,10 +7,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+
+from linkhub.typing import AuthedRequest
 
 from . import selectors, services
 from .api.views import export_response
@@ -43,7 +46,7 @@ def _filters(request: HttpRequest) -> selectors.LinkFilters:
 
 
 @login_required
-def link_list(request: HttpRequest) -> HttpResponse:
+def link_list(request: AuthedRequest) -> HttpResponse:
     filters = _filters(request)
     page = Paginator(selectors.link_list(owner=request.user, filters=filters), PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -64,7 +67,7 @@ def link_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def link_create(request: HttpRequest) -> HttpResponse:
+def link_create(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         form = LinkForm(request.POST)
         if form.is_valid():
@@ -107,13 +110,13 @@ def link_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def link_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def link_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     link = selectors.link_get(owner=request.user, pk=pk)
     return render(request, "links/detail.html", {"link": link})
 
 
 @login_required
-def link_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def link_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     link = selectors.link_get(owner=request.user, pk=pk)
     if request.method == "POST":
         form = LinkForm(request.POST)
@@ -150,7 +153,7 @@ def link_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def link_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def link_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     link = selectors.link_get(owner=request.user, pk=pk)
     if request.method == "POST":
         services.link_delete(link=link)
@@ -161,7 +164,7 @@ def link_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def link_toggle_read(request: HttpRequest, pk: int) -> HttpResponse:
+def link_toggle_read(request: AuthedRequest, pk: int) -> HttpResponse:
     link = selectors.link_get(owner=request.user, pk=pk)
     services.link_update(link=link, is_read=not link.is_read)
     return _back(request, reverse("links:detail", args=[pk]))
@@ -176,7 +179,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def links_bulk(request: HttpRequest) -> HttpResponse:
+def links_bulk(request: AuthedRequest) -> HttpResponse:
     form = BulkForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Select at least one link and an action.")
@@ -196,7 +199,7 @@ def links_bulk(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def tag_list(request: HttpRequest) -> HttpResponse:
+def tag_list(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "links/tags.html",
@@ -209,7 +212,7 @@ def tag_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def tag_rename(request: HttpRequest, pk: int) -> HttpResponse:
+def tag_rename(request: AuthedRequest, pk: int) -> HttpResponse:
     tag = selectors.tag_get(owner=request.user, pk=pk)
     form = TagRenameForm(request.POST)
     if form.is_valid():
@@ -227,7 +230,7 @@ def tag_rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def tag_merge(request: HttpRequest) -> HttpResponse:
+def tag_merge(request: AuthedRequest) -> HttpResponse:
     form = TagMergeForm(request.POST)
     if form.is_valid():
         sources = [selectors.tag_get(owner=request.user, pk=pk) for pk in form.cleaned_data["sources"]]
@@ -246,7 +249,7 @@ def tag_merge(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def tag_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     tag = selectors.tag_get(owner=request.user, pk=pk)
     services.tag_delete(tag=tag)
     messages.success(request, f"Tag “{tag.name}” deleted; its links were kept.")
@@ -254,7 +257,7 @@ def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def import_page(request: HttpRequest) -> HttpResponse:
+def import_page(request: AuthedRequest) -> HttpResponse:
     form = ImportForm()
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
@@ -274,7 +277,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: AuthedRequest) -> HttpResponseBase:
     fmt = request.GET.get("format", "netscape")
     if fmt not in ("netscape", "json"):
         return HttpResponseBadRequest("Unknown export format; use netscape or json.")

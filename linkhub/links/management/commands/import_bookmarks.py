@@ -43,9 +43,9 @@ class Command(BaseCommand):
         def progress(done: int, total: int) -> None:
             self.stdout.write(f"  {done}/{total} ({100 * done // max(total, 1)}%)")
 
-        job = services.import_run(job_id=job.pk, on_progress=progress)
-        if job is None or job.status != job.Status.SUCCEEDED:
-            raise CommandError(job.message if job else "The import did not run.")
-        self.stdout.write(self.style.SUCCESS(f"Imported {file.name}: {job.message}"))
-        for err in job.errors[:20]:
+        result = services.import_run(job_id=job.pk, on_progress=progress)
+        if result is None or result.status != result.Status.SUCCEEDED:
+            raise CommandError(result.message if result else "The import did not run.")
+        self.stdout.write(self.style.SUCCESS(f"Imported {file.name}: {result.message}"))
+        for err in result.errors[:20]:
             self.stdout.write(f"  skipped line {err['line']}: {err['url']}: {err['reason']}")
