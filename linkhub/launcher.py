@@ -1,7 +1,7 @@
 """Run all of LinkHub on one machine: Redis (embedded unless REDIS_URL is set), a Celery worker,
 Celery beat and the web server (gunicorn). ``./run.sh`` calls this after installing what it needs.
 
-    python -m linkhub.launcher [--host 127.0.0.1] [--port 8000] [--workers 2]
+    python -m linkhub.launcher [--host 127.0.0.1] [--port 8000] [--web-workers 2] [--worker-concurrency 2]
 
 It migrates the database, collects static files, creates an admin user on first run and
 prints its password, then supervises the processes: if one dies, everything stops.

@@ -24,6 +24,12 @@ class ProfileAdmin(admin.ModelAdmin):
     readonly_fields = ("user", "share_for_training", "consent_changed_at")
     list_select_related = ("user",)
 
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # would turn consent off unrecorded
+        return False
+
 
 @admin.register(ConsentChange)
 class ConsentChangeAdmin(admin.ModelAdmin):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models.functions import Lower
 from django.utils import timezone
 from taggit.managers import TaggableManager
 from taggit.models import ItemBase, TagBase
@@ -18,6 +17,11 @@ TAG_MAX_LENGTH = 100
 TAGS_PER_LINK_MAX = 100
 
 
+def tag_key(name: str) -> str:
+    """What makes two tag names the same tag: case-folded (Unicode-aware), spaces collapsed."""
+    return " ".join(name.split()).casefold()
+
+
 class Tag(TagBase):
     """A tag in one user's vocabulary. Names are unique per user, ignoring case."""
 
@@ -25,12 +29,14 @@ class Tag(TagBase):
     # TagBase makes name and slug globally unique; here they are unique per owner.
     name = models.CharField(max_length=TAG_MAX_LENGTH)
     slug = models.SlugField(max_length=TAG_MAX_LENGTH, allow_unicode=True)
+    # tag_key(name): SQLite's LOWER() only folds ASCII, so matching ignores case through this.
+    key = models.CharField(max_length=TAG_MAX_LENGTH * 2, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(Lower("name"), "owner", name="tag_unique_name_per_owner"),
+            models.UniqueConstraint(fields=["owner", "key"], name="tag_unique_key_per_owner"),
         ]
         indexes = [models.Index(fields=["owner", "name"])]
 
@@ -43,6 +49,10 @@ class Tag(TagBase):
         # TagBase.save retries on a globally unique slug; ours is not unique, so keep it simple.
         if not self.slug:
             self.slug = self.slugify(self.name)
+        self.key = tag_key(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "key"}
         models.Model.save(self, *args, **kwargs)
 
 

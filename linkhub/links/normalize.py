@@ -1,7 +1,8 @@
 """URL validation and normalisation, so that the same page saved twice is one link.
 
 What changes: scheme and host case, IDNA hosts, default ports, dot segments, empty paths,
-fragments, percent-encoding (w3lib), query parameter order, and common tracking parameters.
+fragments (except single-page-app routes: ``#!/…`` and ``#/…``), percent-encoding (w3lib),
+query parameter order, and common tracking parameters.
 What does not: path case, trailing slashes (``/a`` and ``/a/`` can be different pages).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from w3lib.url import canonicalize_url
@@ -94,7 +95,9 @@ def normalize_url(raw: str) -> str:
         raise ValidationError(f"The URL is longer than {URL_MAX_LENGTH} characters.")
     if "://" not in url and not url.lower().startswith(("javascript:", "data:", "mailto:", "file:")):
         # "example.com/page" is what people paste; treat it as https.
-        if re.match(r"^[\w.-]+\.[a-z]{2,}(?:[:/?#]|$)", url, re.IGNORECASE | re.UNICODE):
+        if re.match(r"^[\w.-]+\.[a-z]{2,}(?:[:/?#]|$)", url, re.IGNORECASE | re.UNICODE) or re.match(
+            r"^[\w.-]+:\d{1,5}(?:[/?#]|$)", url, re.UNICODE
+        ):
             url = "https://" + url
     try:
         parts = urlsplit(url)
@@ -131,7 +134,11 @@ def normalize_url(raw: str) -> str:
         if parts.query
         else ""
     )
+    # Fragments only scroll within a page, except "#!/route" and "#/route" in single-page apps.
+    fragment = parts.fragment if parts.fragment.startswith(("!", "/")) else ""
     result = canonicalize_url(urlunsplit((scheme, netloc, path, query, "")))
+    if fragment:
+        result += "#" + quote(fragment, safe="/!?&=:@$'()*+,;-._~%")
     if len(result) > URL_MAX_LENGTH:
         raise ValidationError(f"The URL is longer than {URL_MAX_LENGTH} characters once encoded.")
     return result

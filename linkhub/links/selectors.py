@@ -10,10 +10,9 @@ from django.contrib.auth.models import User
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import Lower
 from django.shortcuts import get_object_or_404
 
-from .models import ImportJob, Link, Tag, TaggedLink
+from .models import ImportJob, Link, Tag, TaggedLink, tag_key
 
 SORTS = {
     "newest": ("-created_at", "-id"),
@@ -97,13 +96,9 @@ def link_list(*, owner: User, filters: LinkFilters | None = None) -> QuerySet[Li
     qs = Link.objects.filter(owner=owner)
     if f.q:
         qs = link_search(qs, f.q, rank=f.sort == SORT_RELEVANCE)
-    for name in dict.fromkeys(t.strip().lower() for t in f.tags if t.strip()):
+    for key in dict.fromkeys(tag_key(t) for t in f.tags if t.strip()):
         qs = qs.filter(
-            Exists(
-                TaggedLink.objects.filter(
-                    content_object=OuterRef("pk"), tag__owner=owner, tag__name__iexact=name
-                )
-            )
+            Exists(TaggedLink.objects.filter(content_object=OuterRef("pk"), tag__owner=owner, tag__key=key))
         )
     if f.untagged:
         qs = qs.filter(~Exists(TaggedLink.objects.filter(content_object=OuterRef("pk"))))
@@ -132,7 +127,7 @@ def tag_list(*, owner: User, q: str = "") -> QuerySet[Tag]:
     qs = Tag.objects.filter(owner=owner)
     if q:
         qs = qs.filter(name__icontains=q)
-    return qs.annotate(link_count=Count("tagged_links")).order_by(Lower("name"), "id")
+    return qs.annotate(link_count=Count("tagged_links")).order_by("key", "id")
 
 
 def tag_get(*, owner: User, pk: int) -> Tag:
@@ -140,7 +135,7 @@ def tag_get(*, owner: User, pk: int) -> Tag:
 
 
 def tag_get_by_name(*, owner: User, name: str) -> Tag | None:
-    return Tag.objects.filter(owner=owner, name__iexact=name.strip()).first()
+    return Tag.objects.filter(owner=owner, key=tag_key(name)).first()
 
 
 def import_job_list(*, owner: User) -> QuerySet[ImportJob]:

@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Func, TextField, Value
-from django.db.models.functions import Left, Lower
+from django.db.models.functions import Left
 from django.utils import timezone
 
 from .bookmarks import BookmarkFileError, ParsedBookmark, parse_netscape
@@ -29,6 +29,7 @@ from .models import (
     Tag,
     TaggedLink,
     TagOrigin,
+    tag_key,
 )
 from .normalize import normalize_url, url_domain
 
@@ -52,7 +53,7 @@ def tag_names_clean(names: Iterable[str]) -> list[str]:
             continue
         if len(name) > TAG_MAX_LENGTH:
             raise ValidationError({"tags": f"Tag “{name[:30]}…” is longer than {TAG_MAX_LENGTH} characters."})
-        seen.setdefault(name.lower(), name)
+        seen.setdefault(tag_key(name), name)
     if len(seen) > TAGS_PER_LINK_MAX:
         raise ValidationError({"tags": f"A link can have at most {TAGS_PER_LINK_MAX} tags."})
     return list(seen.values())
@@ -62,25 +63,16 @@ def tags_resolve(*, owner: User, names: Sequence[str]) -> list[Tag]:
     """The owner's tags with these names (ignoring case), created where missing, in order."""
     if not names:
         return []
-    wanted = {n.lower(): n for n in names}
-    found = {
-        t.name.lower(): t
-        for t in Tag.objects.filter(owner=owner).annotate(lname=Lower("name")).filter(lname__in=wanted)
-    }
-    missing = [wanted[k] for k in wanted if k not in found]
+    wanted = {tag_key(n): n for n in names}
+    found = {t.key: t for t in Tag.objects.filter(owner=owner, key__in=wanted)}
+    missing = [k for k in wanted if k not in found]
     if missing:
         Tag.objects.bulk_create(
-            [Tag(owner=owner, name=n, slug=Tag().slugify(n)) for n in missing], ignore_conflicts=True
+            [Tag(owner=owner, name=wanted[k], key=k, slug=Tag().slugify(wanted[k])) for k in missing],
+            ignore_conflicts=True,  # a concurrent request may create the same tag
         )
-        found.update(
-            {
-                t.name.lower(): t
-                for t in Tag.objects.filter(owner=owner)
-                .annotate(lname=Lower("name"))
-                .filter(lname__in=[m.lower() for m in missing])
-            }
-        )
-    return [found[k] for k in wanted if k in found]
+        found.update({t.key: t for t in Tag.objects.filter(owner=owner, key__in=missing)})
+    return [found[k] for k in wanted]
 
 
 def _tags_attach(*, link_ids: Sequence[int], tags: Sequence[Tag], origin: str) -> None:
@@ -112,12 +104,12 @@ def tag_rename(*, tag: Tag, name: str) -> Tag:
     if not names:
         raise ValidationError({"name": "Enter a tag name."})
     new_name = names[0]
-    other = Tag.objects.filter(owner=tag.owner, name__iexact=new_name).exclude(pk=tag.pk).first()
+    other = Tag.objects.filter(owner=tag.owner, key=tag_key(new_name)).exclude(pk=tag.pk).first()
     if other is not None:
         return tag_merge(owner=tag.owner, sources=[tag], target_name=other.name)
     tag.name = new_name
     tag.slug = tag.slugify(new_name)
-    tag.save(update_fields=["name", "slug"])
+    tag.save(update_fields=["name", "slug", "key"])
     return tag
 
 
@@ -318,9 +310,7 @@ def links_bulk_update(*, owner: User, link_ids: Sequence[int], action: str, tags
             TaggedLink.objects.filter(
                 content_object_id__in=ids,
                 tag__owner=owner,
-                tag__in=Tag.objects.filter(owner=owner)
-                .annotate(lname=Lower("name"))
-                .filter(lname__in=[n.lower() for n in names]),
+                tag__key__in=[tag_key(n) for n in names],
             ).delete()
         Link.objects.filter(pk__in=ids).update(updated_at=timezone.now())
     elif action == "delete":
@@ -418,13 +408,12 @@ def _import_batch(owner: User, batch: Sequence[ParsedBookmark]) -> tuple[int, in
             names = tag_names_clean(t[:TAG_MAX_LENGTH] for t in item.tags[:TAGS_PER_LINK_MAX])
         per_link[links[url].pk] = names
         for n in names:
-            all_names.setdefault(n.lower(), n)
-    tag_by_name = {t.name.lower(): t for t in tags_resolve(owner=owner, names=list(all_names.values()))}
+            all_names.setdefault(tag_key(n), n)
+    tag_by_key = {t.key: t for t in tags_resolve(owner=owner, names=list(all_names.values()))}
     rows = [
-        TaggedLink(content_object_id=lid, tag=tag_by_name[n.lower()], origin=TagOrigin.IMPORT)
+        TaggedLink(content_object_id=lid, tag=tag_by_key[tag_key(n)], origin=TagOrigin.IMPORT)
         for lid, names in per_link.items()
         for n in names
-        if n.lower() in tag_by_name
     ]
     TaggedLink.objects.bulk_create(rows, ignore_conflicts=True)
     link_search_refresh(link_ids=[link.pk for link in to_fill])
@@ -489,17 +478,30 @@ def import_run(*, job_id: int, on_progress: Callable[[int, int], None] | None = 
         raise
     summary = f"{created} new, {existing} already saved, {failed} skipped."
     ImportJob.objects.filter(pk=job_id).update(
-        status=ImportJob.Status.SUCCEEDED, finished_at=timezone.now(), message=summary
+        status=ImportJob.Status.SUCCEEDED, finished_at=timezone.now(), message=summary, file=""
     )
+    job.file.delete(save=False)  # the links hold what mattered; a failed import keeps its file
     logger.info("import %s done: %s", job_id, summary)
     return ImportJob.objects.get(pk=job_id)
 
 
-def imports_sweep_stale(*, older_than_minutes: int = 30) -> int:
-    """Fail imports whose worker died, so that none stays running forever."""
-    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+def imports_sweep_stale(*, older_than_minutes: int = 30, pending_minutes: int = 5) -> int:
+    """Re-queue imports whose task message was lost, and fail those whose worker died, so that
+    none stays pending or running forever. Returns how many rows it touched."""
+    from .tasks import import_bookmarks
+
+    now = timezone.now()
+    lost = list(
+        ImportJob.objects.filter(
+            status=ImportJob.Status.PENDING, created_at__lt=now - timedelta(minutes=pending_minutes)
+        ).values_list("pk", flat=True)
+    )
+    for job_id in lost:  # the claim in import_run is conditional, so a duplicate does no harm
+        logger.info("import %s: still pending, queued again", job_id)
+        import_bookmarks.delay(job_id)
+    cutoff = now - timedelta(minutes=older_than_minutes)
     stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, progressed_at__lt=cutoff)
-    return stale.update(
+    return len(lost) + stale.update(
         status=ImportJob.Status.FAILED,
         finished_at=timezone.now(),
         message=(

@@ -27,6 +27,10 @@ class TokenLoginView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token_login"
 
+    def get_authenticate_header(self, request):
+        # Makes a failed login a 401 (with WWW-Authenticate), not a 403.
+        return "Token"
+
     @extend_schema(request=TokenLoginSerializer, responses={201: TokenResponseSerializer})
     def post(self, request):
         data = TokenLoginSerializer(data=request.data)

@@ -201,7 +201,7 @@ class ExportView(APIView):
 
 
 def export_response(request, fmt: str, filters: selectors.LinkFilters) -> StreamingHttpResponse:
-    if fmt not in ("netscape", "json", "html"):
+    if fmt not in ("netscape", "json"):
         raise ValidationError({"format": "Use netscape or json."})
     items = export_items(owner=request.user, filters=filters)
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

@@ -123,6 +123,25 @@ def test_import_progress_is_recorded_per_batch(alice, settings):
     assert services.import_run(job_id=job.pk) is None
 
 
+def test_lost_pending_imports_are_queued_again_by_the_sweep(alice, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from linkhub.links import services
+
+    job = services.import_start(
+        owner=alice,
+        upload=SimpleUploadedFile("b.html", b'<DL><DT><A HREF="https://example.com/">x</A></DL>'),
+        queue=False,  # as if the task message had been lost
+    )
+    ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    assert services.imports_sweep_stale() == 1
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.created == 1
+    assert not job.file  # the uploaded file is removed once its links are saved
+
+
 def test_stale_running_imports_are_failed_by_the_sweep(alice):
     from datetime import timedelta
 

@@ -32,6 +32,10 @@ from linkhub.links.normalize import normalize_url, url_domain
         ("https://example.com./", "https://example.com/"),
         ("http://[0:0:0:0:0:0:0:1]:8080/x", "http://[::1]:8080/x"),
         ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/"),
+        ("localhost:8000/admin", "https://localhost:8000/admin"),
+        ("https://app.example/#!/inbox/3", "https://app.example/#!/inbox/3"),
+        ("https://app.example/#/settings?tab=2", "https://app.example/#/settings?tab=2"),
+        ("https://app.example/page#heading", "https://app.example/page"),
     ],
 )
 def test_normalize(raw, expected):

@@ -91,3 +91,19 @@ def test_untagged_filter(alice_api, alice, make_link):
 def test_tags_with_commas_and_spaces_are_cleaned(alice, make_link):
     link = make_link(alice, "https://example.com/1", tags=["  two   words ", "", "a,b"])
     assert sorted(link.tags.names()) == ["a b", "two words"]
+
+
+def test_non_ascii_tags_match_ignoring_case(alice, make_link):
+    """SQLite's LOWER() folds only ASCII; tags must still match across case in any script."""
+    a = make_link(alice, "https://example.com/1", tags=["Ärger", "Москва", "STRASSE"])
+    b = make_link(alice, "https://example.com/2", tags=["ärger", "москва", "straße"])
+    assert sorted(a.tags.names()) == sorted(["Ärger", "Москва", "STRASSE"])
+    assert sorted(b.tags.names()) == sorted(a.tags.names())
+    assert Tag.objects.filter(owner=alice).count() == 3
+
+
+def test_filter_by_non_ascii_tag_ignores_case(alice_api, alice, make_link):
+    make_link(alice, "https://example.com/1", tags=["Ärger"])
+    make_link(alice, "https://example.com/2", tags=["other"])
+    urls = [x["url"] for x in alice_api.get("/api/links/", {"tag": "ÄRGER"}).json()["results"]]
+    assert urls == ["https://example.com/1"]
