@@ -76,6 +76,10 @@ def link_create(request: AuthedRequest) -> HttpResponse:
             except ValidationError as exc:
                 _errors_to_form(form, exc)
             else:
+                if request.POST.get("return_to_page") == "1":
+                    # From the bookmarklet: straight back to the page just saved (an http(s)
+                    # URL), with no message left to surprise the user on their next visit.
+                    return HttpResponseRedirect(link.url)
                 if created:
                     messages.success(request, "Link saved.")
                 else:
@@ -84,9 +88,6 @@ def link_create(request: AuthedRequest) -> HttpResponse:
                         f"You saved this link before, on {link.created_at:%Y-%m-%d}. "
                         "Any new tags were added to it.",
                     )
-                back = request.POST.get("return_to_page") == "1"
-                if back:  # from the bookmarklet: back to the page just saved (an http(s) URL)
-                    return HttpResponseRedirect(link.url)
                 return redirect("links:detail", pk=link.pk)
     else:
         form = LinkForm(
