@@ -25,8 +25,10 @@ _want=$(cat requirements.txt "$_req" | sha256sum | cut -c1-16)
 _stamp=".venv/.installed-$_mode"
 if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_want" ]; then
   echo "Installing Python packages from $_req…"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$_req"
+  # This machine's pip config names a local mirror that may be absent; drop that one warning.
+  { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 \
+    && .venv/bin/python -m pip install -q --disable-pip-version-check -r "$_req" 2>&1; } \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
   echo "$_want" > "$_stamp"
 fi
 
