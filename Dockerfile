@@ -46,7 +46,7 @@ EXPOSE 8000
 ENTRYPOINT ["/app/deploy/entrypoint.sh"]
 # The heartbeat file on /dev/shm: on an overlay filesystem a slow disk can make gunicorn think
 # a worker hung.
-CMD ["gunicorn", "linkhub.wsgi:application", \
+CMD ["gunicorn", "linkhub.wsgi:application", "-c", "python:linkhub.gunicorn_conf", \
      "--bind", "0.0.0.0:8000", \
      "--workers", "2", \
      "--timeout", "60", \

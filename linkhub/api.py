@@ -7,8 +7,11 @@ from typing import Any
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from linkhub.pagination import DeferredJoinPaginator
+
 
 class Pagination(PageNumberPagination):
+    django_paginator_class = DeferredJoinPaginator
     page_size_query_param = "page_size"
     max_page_size = 500
 

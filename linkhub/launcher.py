@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             "-m",
             "gunicorn",
             "linkhub.wsgi:application",
+            "-c",
+            "python:linkhub.gunicorn_conf",
             "--bind",
             f"{args.host}:{args.port}",
             "--workers",

@@ -12,14 +12,24 @@ from .bookmarks import ExportItem
 
 def export_items(*, owner: User, filters: selectors.LinkFilters) -> Iterator[ExportItem]:
     qs = selectors.link_list(owner=owner, filters=filters)
-    # prefetch_related works per chunk with iterator(chunk_size=...).
+    chunk: list = []
     for link in qs.iterator(chunk_size=1000):
+        chunk.append(link)
+        if len(chunk) == 1000:
+            yield from _items(chunk)
+            chunk = []
+    yield from _items(chunk)
+
+
+def _items(links: list) -> Iterator[ExportItem]:
+    selectors.links_attach_tags(links)
+    for link in links:
         yield ExportItem(
             url=link.url,
             title=link.title,
             description=link.description,
             notes=link.notes,
-            tags=[item.tag.name for item in link.tagged_items.all()],
+            tags=[t.name for t in link.tag_list],
             created_at=link.created_at,
             updated_at=link.updated_at,
             is_read=link.is_read,

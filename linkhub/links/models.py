@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
@@ -95,6 +97,9 @@ class Link(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     tags = TaggableManager(through=TaggedLink, blank=True, related_name="links")
+
+    # Not a field: selectors.links_attach_tags sets it to [LinkTag] for lists and detail pages.
+    tag_list: list[Any]
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import ImportJob, Link, Tag, TaggedLink, tag_key
+from .models import ImportJob, Link, Tag, TaggedLink, TagOrigin, tag_key
 
 SORTS = {
     "newest": ("-created_at", "-id"),
@@ -39,11 +41,62 @@ def uses_postgres_search() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _tagged_items_prefetch() -> Prefetch:
-    return Prefetch(
-        "tagged_items",
-        queryset=TaggedLink.objects.select_related("tag").order_by("tag__name"),
-    )
+# What a list shows of a link; the snapshot text and search vector stay in the database.
+LIST_FIELDS = (
+    "id",
+    "owner_id",
+    "url",
+    "domain",
+    "title",
+    "description",
+    "notes",
+    "is_read",
+    "is_private",
+    "created_at",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTag:
+    name: str
+    origin: str
+
+    @property
+    def origin_label(self) -> str:
+        return TagOrigin(self.origin).label
+
+
+def _tags_by_link(link_ids: Iterable[int]) -> dict[int, list[LinkTag]]:
+    """Each link's tags, by name, with one query for all of them. Cheaper than
+    prefetch_related: no TaggedLink or Tag model objects are built for a page."""
+    by_link: dict[int, list[LinkTag]] = {pk: [] for pk in link_ids}
+    if by_link:
+        rows = (
+            TaggedLink.objects.filter(content_object_id__in=by_link)
+            .order_by("tag__key")
+            .values_list("content_object_id", "tag__name", "origin")
+        )
+        for link_id, name, origin in rows:
+            by_link[link_id].append(LinkTag(name, origin))
+    return by_link
+
+
+def links_attach_tags(links: Sequence[Link]) -> Sequence[Link]:
+    """Set ``link.tag_list`` ([LinkTag]) on each link."""
+    by_link = _tags_by_link(link.pk for link in links)
+    for link in links:
+        link.tag_list = by_link[link.pk]
+    return links
+
+
+def link_rows_attach_tags(rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """Set ``row["tag_list"]`` on rows of ``link_list(...).values(*LIST_FIELDS)``: the API's
+    list, which needs no model instances at all."""
+    by_link = _tags_by_link(row["id"] for row in rows)
+    for row in rows:
+        row["tag_list"] = by_link[row["id"]]
+    return rows
 
 
 def _search_terms(q: str) -> tuple[list[str], list[str]]:
@@ -96,10 +149,13 @@ def link_list(*, owner: User, filters: LinkFilters | None = None) -> QuerySet[Li
     qs = Link.objects.filter(owner=owner)
     if f.q:
         qs = link_search(qs, f.q, rank=f.sort == SORT_RELEVANCE)
-    for key in dict.fromkeys(tag_key(t) for t in f.tags if t.strip()):
-        qs = qs.filter(
-            Exists(TaggedLink.objects.filter(content_object=OuterRef("pk"), tag__owner=owner, tag__key=key))
-        )
+    keys = list(dict.fromkeys(tag_key(t) for t in f.tags if t.strip()))
+    if keys:
+        tag_ids = dict(Tag.objects.filter(owner=owner, key__in=keys).values_list("key", "id"))
+        if len(tag_ids) < len(keys):
+            return Link.objects.none()  # a tag the user does not have: nothing can match
+        for tag_id in tag_ids.values():
+            qs = qs.filter(pk__in=TaggedLink.objects.filter(tag_id=tag_id).values("content_object_id"))
     if f.untagged:
         qs = qs.filter(~Exists(TaggedLink.objects.filter(content_object=OuterRef("pk"))))
     if f.is_read is not None:
@@ -110,13 +166,15 @@ def link_list(*, owner: User, filters: LinkFilters | None = None) -> QuerySet[Li
         qs = qs.order_by("-rank", "-created_at", "-id")
     else:
         qs = qs.order_by(*SORTS.get(f.sort, SORTS["newest"]))
-    return qs.prefetch_related(_tagged_items_prefetch())
+    return qs.only(*LIST_FIELDS)
 
 
 def link_get(*, owner: User, pk: int) -> Link:
-    """The owner's link, or 404: another user's link looks the same as a missing one."""
-    qs = Link.objects.filter(owner=owner).prefetch_related(_tagged_items_prefetch())
-    return get_object_or_404(qs, pk=pk)
+    """The owner's link with its ``tag_list``, or 404: another user's link looks the same as a
+    missing one."""
+    link = get_object_or_404(Link.objects.filter(owner=owner).defer("search_vector"), pk=pk)
+    links_attach_tags([link])
+    return link
 
 
 def links_by_ids(*, owner: User, ids: list[int]) -> QuerySet[Link]:

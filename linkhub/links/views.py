@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -13,6 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from linkhub.pagination import DeferredJoinPaginator
 from linkhub.typing import AuthedRequest
 
 from . import selectors, services
@@ -48,9 +48,10 @@ def _filters(request: HttpRequest) -> selectors.LinkFilters:
 @login_required
 def link_list(request: AuthedRequest) -> HttpResponse:
     filters = _filters(request)
-    page = Paginator(selectors.link_list(owner=request.user, filters=filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = DeferredJoinPaginator(
+        selectors.link_list(owner=request.user, filters=filters), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    page.object_list = selectors.links_attach_tags(list(page.object_list))
     params = request.GET.copy()
     params.pop("page", None)
     return render(
@@ -138,7 +139,7 @@ def link_edit(request: AuthedRequest, pk: int) -> HttpResponse:
                 "notes": link.notes,
                 "is_read": link.is_read,
                 "is_private": link.is_private,
-                "tags": ", ".join(i.tag.name for i in link.tagged_items.all()),
+                "tags": ", ".join(t.name for t in link.tag_list),
             }
         )
     return render(
