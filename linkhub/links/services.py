@@ -179,9 +179,13 @@ def link_search_refresh(*, link_ids: Iterable[int]) -> None:
     Link.objects.filter(pk__in=ids).update(search_vector=vector)
 
 
-def _links_created(*, link_ids: Sequence[int]) -> None:
-    """Follow-up work for new links. Snapshots and tag suggestions hook in here."""
+def _links_created(*, link_ids: Sequence[int], request_snapshot: bool = True) -> None:
+    """Follow-up work for new links: the search index, and a first snapshot of each."""
+    from snapshots.services import snapshots_request_for_new_links  # snapshots builds on links
+
     link_search_refresh(link_ids=link_ids)
+    if request_snapshot:
+        snapshots_request_for_new_links(link_ids=list(link_ids))
 
 
 @transaction.atomic
@@ -197,6 +201,7 @@ def link_create(
     is_private: bool = False,
     created_at: datetime | None = None,
     origin: str = TagOrigin.USER,
+    request_snapshot: bool = True,
 ) -> tuple[Link, bool]:
     """Save a link. The same URL saved again returns the existing link (created=False), with
     the new tags added and empty fields filled; nothing already stored is overwritten."""
@@ -239,7 +244,7 @@ def link_create(
             link_search_refresh(link_ids=[link.pk])
     _tags_attach(link_ids=[link.pk], tags=tags_resolve(owner=owner, names=tag_names), origin=origin)
     if created:
-        _links_created(link_ids=[link.pk])
+        _links_created(link_ids=[link.pk], request_snapshot=request_snapshot)
     return link, created
 
 

@@ -49,8 +49,30 @@
     });
   }
 
+  // Snapshot status: poll until the capture is done, then show it.
+  function setupSnapshotPolling() {
+    document.querySelectorAll("[data-snapshot-id][data-poll]").forEach(function (box) {
+      var url = box.getAttribute("data-poll");
+      var label = box.querySelector("[data-testid=snapshot-status]");
+      var names = { pending: "waiting", running: "capturing", succeeded: "captured", failed: "failed" };
+      function tick() {
+        fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+          .then(function (snap) {
+            if (label) { label.textContent = names[snap.status] || snap.status; label.className = "badge badge-" + snap.status; }
+            box.setAttribute("data-status", snap.status);
+            if (snap.status === "succeeded" || snap.status === "failed") { window.location.reload(); return; }
+            setTimeout(tick, 1500);
+          })
+          .catch(function () { setTimeout(tick, 4000); });
+      }
+      setTimeout(tick, 1000);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupBulk();
     setupImportPolling();
+    setupSnapshotPolling();
   });
 })();

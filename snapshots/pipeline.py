@@ -1,0 +1,83 @@
+"""One snapshot from claim to outcome; the task and the ``snapshot`` command both call this."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.utils import timezone
+
+from . import services
+from .models import FailureReason, SnapshotArtifact
+from .quality import assess
+from .services import Outcome
+from .storage import artifact_read
+
+logger = logging.getLogger(__name__)
+
+
+def snapshot_run(*, snapshot_id: int, worker: str) -> Outcome | None:
+    """Claim, render, check and store one snapshot. None when the row was not ours to run."""
+    snapshot = services.snapshot_claim(snapshot_id=snapshot_id, worker=worker)
+    if snapshot is None:
+        logger.info("snapshot %s: not claimable (done, or running elsewhere)", snapshot_id)
+        return None
+    from .renderer.browser import RENDERER, RenderTimeout  # Playwright loads here only
+    from .renderer.render import RenderFailure, render_upload, render_url
+
+    queue_wait = (snapshot.started_at - snapshot.not_before).total_seconds() if snapshot.started_at else None
+    logger.info("snapshot %s: attempt %s of %s", snapshot_id, snapshot.attempts, snapshot.url)
+    started = time.monotonic()
+
+    def heartbeat() -> None:
+        services.snapshot_heartbeat(snapshot_id=snapshot_id)
+
+    try:
+        upload = (
+            snapshot.snapshot_artifacts.filter(name=SnapshotArtifact.Name.UPLOAD)
+            .select_related("artifact")
+            .first()
+        )
+        timeout = settings.SNAPSHOT_RENDER_TIMEOUT
+        if upload is not None:
+            html = artifact_read(upload.artifact).decode("utf-8", errors="replace")
+            capture, provenance = RENDERER.run(
+                render_upload, html, base_url=snapshot.url, timeout=timeout, heartbeat=heartbeat
+            )
+        else:
+            capture, provenance = RENDERER.run(render_url, snapshot.url, timeout=timeout, heartbeat=heartbeat)
+    except RenderFailure as exc:
+        exc.provenance.setdefault("timings", {})["queue_wait"] = queue_wait
+        return services.snapshot_fail(
+            snapshot_id=snapshot_id, reason=exc.reason, detail=exc.detail, provenance=exc.provenance
+        )
+    except (RenderTimeout, SoftTimeLimitExceeded):
+        # RENDERER killed the browser; the next snapshot gets a fresh one.
+        return services.snapshot_fail(
+            snapshot_id=snapshot_id,
+            reason=FailureReason.TIMEOUT,
+            detail="The capture took longer than the time limit and was stopped.",
+        )
+    provenance.setdefault("timings", {})["queue_wait"] = (
+        round(queue_wait, 3) if queue_wait is not None else None
+    )
+    provenance["timings"]["total"] = round(time.monotonic() - started, 3)
+    provenance["worker"] = worker
+    provenance["captured_at"] = timezone.now().isoformat()
+    verdict = assess(
+        http_status=capture.http_status,
+        title=capture.title,
+        text=capture.text,
+        html=capture.html or "",
+        screenshot_png=capture.screenshot,
+        content_type=capture.content_type or "text/html",
+    )
+    provenance["quality"] = verdict.checks
+    return services.snapshot_complete(
+        snapshot_id=snapshot_id,
+        capture=capture,
+        provenance=provenance,
+        suspect_reason=verdict.reason if verdict.suspect else "",
+    )

@@ -1,0 +1,358 @@
+"""Every write to snapshots: request, claim, complete, fail and retry, upload, schedules, sweep."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from linkhub.links.models import Link
+from linkhub.links.services import link_search_refresh
+
+from .capture import Capture
+from .models import TRANSIENT_REASONS, FailureReason, Snapshot, SnapshotArtifact, SnapshotSchedule
+from .storage import artifact_store
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TEXT_MAX = 1_000_000  # characters of snapshot text kept on the link for search
+
+
+def _queue(snapshot_id: int, countdown: float | None = None) -> None:
+    from .tasks import render_snapshot  # tasks import services
+
+    render_snapshot.apply_async((snapshot_id,), countdown=countdown)
+
+
+@transaction.atomic
+def snapshot_request(
+    *, link: Link, source: str = Snapshot.Source.SAVE, actor: User | None = None, queue: bool = True
+) -> Snapshot:
+    """Add a PENDING version for the link and queue its render once the transaction commits
+    (``queue=False``: the caller renders it itself, as ``manage.py snapshot --wait`` does)."""
+    Link.objects.select_for_update().filter(pk=link.pk).first()  # serialise version numbers
+    last = Snapshot.objects.filter(link=link).aggregate(v=Max("version"))["v"] or 0
+    snapshot = Snapshot.objects.create(
+        link=link,
+        version=last + 1,
+        source=source,
+        requested_by=actor,
+        url=link.url,
+        max_attempts=settings.SNAPSHOT_MAX_ATTEMPTS,
+    )
+    if queue:
+        transaction.on_commit(lambda: _queue(snapshot.pk))
+    return snapshot
+
+
+def snapshots_request_for_new_links(*, link_ids: list[int]) -> None:
+    """Called when links are saved (one by one or by an import)."""
+    if not settings.SNAPSHOT_ON_SAVE:
+        return
+    for link in Link.objects.filter(pk__in=link_ids):
+        snapshot_request(link=link, source=Snapshot.Source.SAVE)
+
+
+@transaction.atomic
+def snapshot_retry(*, snapshot: Snapshot, actor: User) -> Snapshot:
+    """Try a failed snapshot again, now: the same version, its earlier failure kept in provenance."""
+    snapshot = Snapshot.objects.select_for_update().get(pk=snapshot.pk)
+    if snapshot.status != Snapshot.Status.FAILED:
+        raise ValidationError({"detail": "Only a failed snapshot can be retried."})
+    history = snapshot.provenance.get("earlier_failures", [])
+    history.append(
+        {
+            "reason": snapshot.failure_reason,
+            "detail": snapshot.failure_detail,
+            "finished_at": snapshot.finished_at.isoformat() if snapshot.finished_at else None,
+            "attempts": snapshot.attempts,
+        }
+    )
+    snapshot.provenance = {"earlier_failures": history}
+    snapshot.status = Snapshot.Status.PENDING
+    snapshot.failure_reason = snapshot.failure_detail = snapshot.suspect_reason = ""
+    snapshot.attempts = 0
+    snapshot.not_before = snapshot.requested_at = timezone.now()
+    snapshot.started_at = snapshot.finished_at = snapshot.heartbeat_at = None
+    snapshot.requested_by = actor
+    snapshot.save()
+    transaction.on_commit(lambda: _queue(snapshot.pk))
+    return snapshot
+
+
+@transaction.atomic
+def snapshot_upload(*, link: Link, actor: User, upload: UploadedFile) -> Snapshot:
+    """A client-side capture (an HTML file, such as a SingleFile save) as a new version."""
+    limit = settings.SNAPSHOT_UPLOAD_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ValidationError({"file": f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes."})
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise ValidationError({"file": f"The file is larger than the limit of {limit:,} bytes."})
+    if not data.strip():
+        raise ValidationError({"file": "The file is empty."})
+    if b"\x00" in data[:8192]:
+        raise ValidationError({"file": "This is not an HTML file (it looks like binary data)."})
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    head = text[:65536].lower()
+    if "<html" not in head and "<body" not in head and "<!doctype html" not in head and "<div" not in head:
+        raise ValidationError(
+            {"file": "This does not look like an HTML page. Upload the .html file you saved."}
+        )
+    snapshot = snapshot_request(link=link, source=Snapshot.Source.UPLOAD, actor=actor)
+    SnapshotArtifact.objects.create(
+        snapshot=snapshot,
+        name=SnapshotArtifact.Name.UPLOAD,
+        artifact=artifact_store(text.encode("utf-8"), "text/html; charset=utf-8"),
+    )
+    return snapshot
+
+
+# --- the worker's side ------------------------------------------------------------------------
+
+
+def snapshot_claim(*, snapshot_id: int, worker: str) -> Snapshot | None:
+    """Take the row for this worker with a conditional UPDATE; None if it is not ours to run.
+
+    A RUNNING row whose heartbeat is older than the lease belongs to a worker that died, and is
+    taken over (the attempt counts)."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)
+    claimed = (
+        Snapshot.objects.filter(pk=snapshot_id)
+        .filter(
+            Q(status=Snapshot.Status.PENDING)
+            | Q(status=Snapshot.Status.RUNNING, heartbeat_at__lt=now - lease)
+        )
+        .update(
+            status=Snapshot.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker[:200],
+        )
+    )
+    if not claimed:
+        return None
+    return Snapshot.objects.select_related("link").get(pk=snapshot_id)
+
+
+def snapshot_heartbeat(*, snapshot_id: int) -> None:
+    Snapshot.objects.filter(pk=snapshot_id, status=Snapshot.Status.RUNNING).update(
+        heartbeat_at=timezone.now()
+    )
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter: base * 2^(attempt-1), times a random 0.5 to 1.5."""
+    base = settings.SNAPSHOT_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
+    return min(base, 3600) * random.uniform(0.5, 1.5)
+
+
+@dataclass
+class Outcome:
+    status: str
+    retry_in: float | None = None
+
+
+@transaction.atomic
+def snapshot_fail(*, snapshot_id: int, reason: str, detail: str, provenance: dict | None = None) -> Outcome:
+    """Record a failed attempt. Transient reasons go back to PENDING with a backoff while tries
+    remain; everything else, and the last try, ends FAILED with a reason a person can read."""
+    snapshot = Snapshot.objects.select_for_update().get(pk=snapshot_id)
+    if snapshot.is_finished:
+        return Outcome(snapshot.status)
+    now = timezone.now()
+    attempt_log = {
+        "attempt": snapshot.attempts,
+        "reason": reason,
+        "detail": detail[:500],
+        "at": now.isoformat(),
+    }
+    merged = {**snapshot.provenance, **(provenance or {})}
+    merged["attempts_log"] = [*snapshot.provenance.get("attempts_log", []), attempt_log]
+    snapshot.provenance = merged
+    snapshot.failure_reason, snapshot.failure_detail = reason, detail[:2000]
+    if reason in TRANSIENT_REASONS and snapshot.attempts < snapshot.max_attempts:
+        delay = retry_delay(snapshot.attempts)
+        snapshot.status = Snapshot.Status.PENDING
+        snapshot.not_before = now + timedelta(seconds=delay)
+        snapshot.heartbeat_at = None
+        snapshot.save()
+        logger.info(
+            "snapshot %s attempt %s failed (%s), retry in %.0fs",
+            snapshot_id,
+            snapshot.attempts,
+            reason,
+            delay,
+        )
+        return Outcome(snapshot.status, retry_in=delay)
+    snapshot.status = Snapshot.Status.FAILED
+    snapshot.finished_at = now
+    snapshot.save()
+    logger.info("snapshot %s failed for good after %s attempt(s): %s", snapshot_id, snapshot.attempts, reason)
+    return Outcome(snapshot.status)
+
+
+def _http_url(value: str) -> str:
+    return value if value.startswith(("http://", "https://")) and len(value) <= 2048 else ""
+
+
+@transaction.atomic
+def snapshot_complete(
+    *, snapshot_id: int, capture: Capture, provenance: dict, suspect_reason: str = ""
+) -> Outcome:
+    """Store the artifacts and metadata of a finished render.
+
+    A suspect capture keeps its artifacts (a person may want to see what came back), counts as
+    a failed attempt, and is never used for search or tags."""
+    started = timezone.now()
+    snapshot = Snapshot.objects.select_for_update().select_related("link").get(pk=snapshot_id)
+    if snapshot.is_finished:
+        return Outcome(snapshot.status)
+    files = [
+        (SnapshotArtifact.Name.SCREENSHOT, capture.screenshot, "image/png"),
+        (SnapshotArtifact.Name.THUMBNAIL, capture.thumbnail, "image/png"),
+        (SnapshotArtifact.Name.PDF, capture.pdf, "application/pdf"),
+        (
+            SnapshotArtifact.Name.HTML,
+            capture.html.encode("utf-8") if capture.html else None,
+            "text/html; charset=utf-8",
+        ),
+        (
+            SnapshotArtifact.Name.TEXT,
+            capture.text.encode("utf-8") if capture.text else None,
+            "text/plain; charset=utf-8",
+        ),
+        (
+            SnapshotArtifact.Name.ORIGINAL,
+            capture.original,
+            capture.original_type or "application/octet-stream",
+        ),
+        (SnapshotArtifact.Name.FAVICON, capture.favicon, capture.favicon_type or "image/x-icon"),
+    ]
+    stored_bytes = 0
+    for name, data, ctype in files:
+        if data:
+            artifact = artifact_store(data, ctype)
+            SnapshotArtifact.objects.update_or_create(
+                snapshot=snapshot, name=name, defaults={"artifact": artifact}
+            )
+            stored_bytes += len(data)
+    provenance = {**snapshot.provenance, **provenance}
+    provenance.setdefault("timings", {})["store"] = round((timezone.now() - started).total_seconds(), 3)
+    provenance.setdefault("bytes", {})["stored"] = stored_bytes
+    snapshot.provenance = provenance
+    snapshot.final_url = _http_url(capture.final_url)
+    snapshot.redirect_chain = capture.redirect_chain or []
+    snapshot.http_status = capture.http_status
+    snapshot.content_type = capture.content_type[:100]
+    snapshot.title = capture.title[:1000]
+    snapshot.description = capture.description[:10_000]
+    snapshot.language = capture.language[:20]
+    snapshot.canonical_url = _http_url(capture.canonical_url)
+    snapshot.favicon_url = _http_url(capture.favicon_url)
+    snapshot.preview_image_url = _http_url(capture.preview_image_url)
+    snapshot.text_length = len(capture.text)
+    snapshot.suspect_reason = suspect_reason
+    snapshot.save()
+    if suspect_reason:
+        return snapshot_fail(snapshot_id=snapshot_id, reason=FailureReason.SUSPECT, detail=suspect_reason)
+    snapshot.status = Snapshot.Status.SUCCEEDED
+    snapshot.failure_reason = snapshot.failure_detail = ""
+    snapshot.finished_at = timezone.now()
+    snapshot.save(update_fields=["status", "failure_reason", "failure_detail", "finished_at"])
+    _link_content_refresh(link=snapshot.link)
+    return Outcome(snapshot.status)
+
+
+def _link_content_refresh(*, link: Link) -> None:
+    """The link's searchable text is that of its newest good snapshot."""
+    from .selectors import snapshot_latest_good, snapshot_text
+
+    latest = snapshot_latest_good(link=link)
+    text = snapshot_text(latest)[:CONTENT_TEXT_MAX] if latest else ""
+    fields = {"content_text": text}
+    if latest and not link.title and latest.title:
+        fields["title"] = latest.title[:512]  # a link saved without a title gets the page's
+    if latest and not link.description and latest.description:
+        fields["description"] = latest.description[:10_000]
+    Link.objects.filter(pk=link.pk).update(**fields)
+    link_search_refresh(link_ids=[link.pk])
+
+
+# --- schedules and the sweep ------------------------------------------------------------------
+
+
+@transaction.atomic
+def snapshot_schedule_set(*, link: Link, every_days: int | None) -> SnapshotSchedule | None:
+    if not every_days:
+        SnapshotSchedule.objects.filter(link=link).delete()
+        return None
+    if not 1 <= every_days <= 3650:
+        raise ValidationError({"every_days": "Choose between 1 and 3650 days."})
+    schedule, _ = SnapshotSchedule.objects.update_or_create(
+        link=link,
+        defaults={"every_days": every_days, "next_at": timezone.now() + timedelta(days=every_days)},
+    )
+    return schedule
+
+
+def snapshot_schedules_run() -> int:
+    """Queue a new version for every link whose schedule is due."""
+    now = timezone.now()
+    count = 0
+    for schedule in SnapshotSchedule.objects.filter(next_at__lte=now).select_related("link")[:500]:
+        with transaction.atomic():
+            moved = SnapshotSchedule.objects.filter(pk=schedule.pk, next_at=schedule.next_at).update(
+                next_at=now + timedelta(days=schedule.every_days)
+            )
+            if moved:  # another beat run did not take it first
+                snapshot_request(link=schedule.link, source=Snapshot.Source.SCHEDULE)
+                count += 1
+    return count
+
+
+def snapshots_sweep() -> dict[str, int]:
+    """Nothing stays RUNNING or PENDING forever.
+
+    RUNNING rows whose heartbeat is older than the lease lost their worker: that attempt failed
+    (retried while tries remain). PENDING rows due a while ago lost their task message: queue
+    them again (the conditional claim makes a duplicate harmless)."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)
+    lost_workers = list(
+        Snapshot.objects.filter(status=Snapshot.Status.RUNNING, heartbeat_at__lt=now - lease).values_list(
+            "pk", flat=True
+        )
+    )
+    for snapshot_id in lost_workers:
+        outcome = snapshot_fail(
+            snapshot_id=snapshot_id,
+            reason=FailureReason.WORKER_LOST,
+            detail="The worker stopped answering during the capture (it was restarted or ran out of memory).",
+        )
+        if outcome.retry_in is not None:
+            _queue(snapshot_id, countdown=outcome.retry_in)
+    grace = timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)
+    stuck = list(
+        Snapshot.objects.filter(status=Snapshot.Status.PENDING, not_before__lt=now - grace).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+    for snapshot_id in stuck:
+        logger.info("snapshot %s: still pending, queued again", snapshot_id)
+        _queue(snapshot_id)
+    return {"worker_lost": len(lost_workers), "requeued": len(stuck)}

@@ -1,0 +1,47 @@
+"""Celery entry points for snapshots: an id in, one service call, the retry policy."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_process_shutdown
+from django.conf import settings
+
+from . import services
+from .pipeline import snapshot_run
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    soft_time_limit=settings.SNAPSHOT_SOFT_TIME_LIMIT,
+    time_limit=settings.SNAPSHOT_TIME_LIMIT,
+)
+def render_snapshot(self, snapshot_id: int) -> str | None:
+    outcome = snapshot_run(snapshot_id=snapshot_id, worker=self.request.hostname or "worker")
+    if outcome is None:
+        return None
+    if outcome.retry_in is not None:
+        # Transient failure: the row is PENDING again; come back after the backoff.
+        render_snapshot.apply_async((snapshot_id,), countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def sweep_snapshots() -> dict[str, int]:
+    return services.snapshots_sweep()
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def run_snapshot_schedules() -> int:
+    return services.snapshot_schedules_run()
+
+
+@worker_process_shutdown.connect
+def _close_browser(**kwargs) -> None:
+    from .renderer.browser import POOL
+
+    POOL.close()
