@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from linkhub.links.models import Link
@@ -89,3 +89,17 @@ def snapshot_text_diff(
             lines.append(DiffLine("gap", "(the diff is longer; shortened)"))
             break
     return lines
+
+
+def snapshot_latest_for_links(*, link_ids: list[int]) -> dict[int, Snapshot]:
+    """The newest version of each link's snapshot, in one query, for lists."""
+    if not link_ids:
+        return {}
+    newest = Snapshot.objects.filter(link_id=OuterRef("link_id")).order_by("-version").values("version")[:1]
+    thumb = SnapshotArtifact.objects.filter(snapshot=OuterRef("pk"), name=SnapshotArtifact.Name.THUMBNAIL)
+    rows = (
+        Snapshot.objects.filter(link_id__in=link_ids, version=Subquery(newest))
+        .annotate(has_thumbnail=Exists(thumb))
+        .only("id", "link_id", "version", "status", "failure_reason", "failure_detail", "suspect_reason")
+    )
+    return {row.link_id: row for row in rows}

@@ -27,3 +27,14 @@ def snapshot_panel(context, link: Link) -> dict:
         "succeeded": [v for v in versions if v.status == "succeeded"],
         "schedule": schedule,
     }
+
+
+@register.simple_tag
+def latest_snapshots(links) -> dict:
+    """{link id: its newest snapshot} for a page of links, in one query (with ``has_thumbnail``)."""
+    return selectors.snapshot_latest_for_links(link_ids=[link.pk for link in links])
+
+
+@register.filter
+def lookup(mapping: dict, key):
+    return mapping.get(key) if mapping else None

@@ -219,3 +219,16 @@ def test_link_page_shows_the_snapshot_panel(client, alice, done_snapshot):
     detail = client.get(f"/snapshots/{done_snapshot.pk}/").content.decode()
     assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in detail
     assert client.get(f"/snapshots/{done_snapshot.pk}/artifacts/page.html").status_code == 200
+
+
+def test_link_list_shows_thumbnails_and_failed_snapshots(client, alice, make_link, done_snapshot):
+    failed_link = make_link(alice, "https://example.com/broken")
+    failed = services.snapshot_request(link=failed_link, queue=False)
+    Snapshot.objects.filter(pk=failed.pk).update(status="failed", failure_reason="http_4xx")
+    SnapshotArtifact.objects.create(
+        snapshot=done_snapshot, name="thumbnail.png", artifact=artifact_store(b"\x89PNG thumb", "image/png")
+    )
+    client.force_login(alice)
+    page = client.get("/links/").content.decode()
+    assert f"/snapshots/{done_snapshot.pk}/artifacts/thumbnail.png" in page
+    assert "snapshot failed" in page and "client error" in page
