@@ -8,14 +8,14 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    CHROMIUM_PATH=/usr/bin/chromium \
+    CHROMIUM_PATH=/usr/bin/chromium-headless-shell \
     LINKHUB_VAR_DIR=/data \
     STATIC_ROOT=/app/staticfiles
 
 # Debian's Chromium for snapshots, and fonts so that rendered pages have glyphs to draw with.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        chromium \
+        chromium-headless-shell \
         fonts-liberation \
         fonts-noto-color-emoji \
     && rm -rf /var/lib/apt/lists/*

@@ -911,7 +911,7 @@ def profile_capture(cfg: dict, exclude: set[int]) -> dict:
         patched.append((owner, attr, original))
         setattr(owner, attr, timed)
 
-    scripts = {render.SCROLL_JS: "scroll", render.IMAGES_JS: "images", render.PAGE_HEIGHT_JS: "screenshot"}
+    scripts = {render.SCROLL_JS: "scroll", render.IMAGES_JS: "images"}
 
     def const(name):
         return lambda a, kw: name
@@ -922,7 +922,7 @@ def profile_capture(cfg: dict, exclude: set[int]) -> dict:
         Page, "evaluate", lambda a, kw: scripts.get(a[1] if len(a) > 1 else kw.get("expression"), "evaluate")
     )
     wrap(Page, "content", const("content"))
-    wrap(Page, "screenshot", const("screenshot"))
+    wrap(render, "_screenshot", const("screenshot"))  # the full page and the thumbnail (CDP)
     wrap(Page, "pdf", const("pdf"))
     wrap(BrowserContext, "close", const("close"))
     wrap(render, "_new_context", const("context"))

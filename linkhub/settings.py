@@ -148,7 +148,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "snapshots.tasks.*": {"queue": "snapshots"},
+    "snapshots.tasks.render_snapshot": {"queue": "snapshots"},
     "mlops.tasks.*": {"queue": "ml"},
 }
 CELERY_TASK_ACKS_LATE = True

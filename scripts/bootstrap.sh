@@ -35,15 +35,22 @@ fi
 # Chromium: the system package when there is one; otherwise install it (Debian, as root),
 # and elsewhere fall back to Playwright's own download.
 _browser_ok() { [ -n "${CHROMIUM_PATH:-}" ] && [ -x "$CHROMIUM_PATH" ]; }
-for cand in "${CHROMIUM_PATH:-}" /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome; do
-  if [ -n "$cand" ] && [ -x "$cand" ]; then export CHROMIUM_PATH="$cand"; break; fi
-done
-if ! _browser_ok; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing Chromium from Debian…"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    [ -x /usr/bin/chromium ] && export CHROMIUM_PATH=/usr/bin/chromium
-  fi
+# chromium-headless-shell first: the same engine without the desktop browser's services, faster.
+_pick_browser() {
+  for cand in "${CHROMIUM_PATH:-}" /usr/bin/chromium-headless-shell /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome; do
+    if [ -n "$cand" ] && [ -x "$cand" ]; then export CHROMIUM_PATH="$cand"; return 0; fi
+  done
+  return 1
+}
+_pick_browser || true
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ! -x /usr/bin/chromium-headless-shell ] \
+   && { ! _browser_ok || [ "${CHROMIUM_PATH:-}" = /usr/bin/chromium ]; }; then
+  echo "Installing Chromium (headless shell) from Debian…"
+  { apt-get update -qq >/dev/null \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null 2>&1; } \
+    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || true
+  unset CHROMIUM_PATH
+  _pick_browser || true
 fi
 if ! _browser_ok; then
   unset CHROMIUM_PATH

@@ -60,24 +60,41 @@ def snapshot_run(*, snapshot_id: int, worker: str) -> Outcome | None:
             reason=FailureReason.TIMEOUT,
             detail="The capture took longer than the time limit and was stopped.",
         )
+    except Exception as exc:  # a bug or an unforeseen failure: end the row, never leave it RUNNING
+        logger.exception("snapshot %s: unexpected error while rendering", snapshot_id)
+        return services.snapshot_fail(
+            snapshot_id=snapshot_id,
+            reason=FailureReason.INTERNAL,
+            detail=f"LinkHub hit an unexpected error while capturing ({type(exc).__name__}).",
+        )
     provenance.setdefault("timings", {})["queue_wait"] = (
         round(queue_wait, 3) if queue_wait is not None else None
     )
     provenance["timings"]["total"] = round(time.monotonic() - started, 3)
     provenance["worker"] = worker
     provenance["captured_at"] = timezone.now().isoformat()
-    verdict = assess(
-        http_status=capture.http_status,
-        title=capture.title,
-        text=capture.text,
-        html=capture.html or "",
-        screenshot_png=capture.screenshot,
-        content_type=capture.content_type or "text/html",
-    )
-    provenance["quality"] = verdict.checks
-    return services.snapshot_complete(
-        snapshot_id=snapshot_id,
-        capture=capture,
-        provenance=provenance,
-        suspect_reason=verdict.reason if verdict.suspect else "",
-    )
+    try:
+        checked = time.monotonic()
+        verdict = assess(
+            http_status=capture.http_status,
+            title=capture.title,
+            text=capture.text,
+            html=capture.html or "",
+            screenshot_png=capture.screenshot,
+            content_type=capture.content_type or "text/html",
+        )
+        provenance["quality"] = verdict.checks
+        provenance["timings"]["quality"] = round(time.monotonic() - checked, 3)
+        return services.snapshot_complete(
+            snapshot_id=snapshot_id,
+            capture=capture,
+            provenance=provenance,
+            suspect_reason=verdict.reason if verdict.suspect else "",
+        )
+    except Exception as exc:  # storage full, database hiccup: the attempt fails, readable
+        logger.exception("snapshot %s: checking or storing the capture failed", snapshot_id)
+        return services.snapshot_fail(
+            snapshot_id=snapshot_id,
+            reason=FailureReason.INTERNAL,
+            detail=f"The capture could not be checked or stored ({type(exc).__name__}).",
+        )

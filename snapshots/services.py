@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .storage import artifact_store
 logger = logging.getLogger(__name__)
 
 CONTENT_TEXT_MAX = 1_000_000  # characters of snapshot text kept on the link for search
+CLAIM_EARLY_SECONDS = 5  # a retry's task may arrive this much before its not_before
 
 
 def _queue(snapshot_id: int, countdown: float | None = None) -> None:
@@ -130,11 +132,16 @@ def snapshot_claim(*, snapshot_id: int, worker: str) -> Snapshot | None:
     taken over (the attempt counts)."""
     now = timezone.now()
     lease = timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)
+    early = timedelta(seconds=CLAIM_EARLY_SECONDS)  # clocks of workers and database differ a little
     claimed = (
         Snapshot.objects.filter(pk=snapshot_id)
         .filter(
-            Q(status=Snapshot.Status.PENDING)
-            | Q(status=Snapshot.Status.RUNNING, heartbeat_at__lt=now - lease)
+            Q(status=Snapshot.Status.PENDING, not_before__lte=now + early)
+            | Q(
+                status=Snapshot.Status.RUNNING,
+                heartbeat_at__lt=now - lease,
+                attempts__lt=F("max_attempts"),
+            )
         )
         .update(
             status=Snapshot.Status.RUNNING,
@@ -149,6 +156,11 @@ def snapshot_claim(*, snapshot_id: int, worker: str) -> Snapshot | None:
     return Snapshot.objects.select_related("link").get(pk=snapshot_id)
 
 
+def snapshot_due_now(*, snapshot_id: int) -> None:
+    """Skip the backoff of a PENDING row (``manage.py snapshot --wait`` retries in place)."""
+    Snapshot.objects.filter(pk=snapshot_id, status=Snapshot.Status.PENDING).update(not_before=timezone.now())
+
+
 def snapshot_heartbeat(*, snapshot_id: int) -> None:
     Snapshot.objects.filter(pk=snapshot_id, status=Snapshot.Status.RUNNING).update(
         heartbeat_at=timezone.now()
@@ -156,9 +168,13 @@ def snapshot_heartbeat(*, snapshot_id: int) -> None:
 
 
 def retry_delay(attempt: int) -> float:
-    """Exponential backoff with full jitter: base * 2^(attempt-1), times a random 0.5 to 1.5."""
+    """Exponential backoff with jitter: base * 2^(attempt-1), times a random 0.5 to 1.5, at most
+    an hour and never past the broker's visibility timeout (a countdown longer than that would
+    be delivered twice by Redis)."""
     base = settings.SNAPSHOT_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1))
-    return min(base, 3600) * random.uniform(0.5, 1.5)
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    cap = max(1.0, min(3600.0, visibility - 60.0))
+    return min(base * random.uniform(0.5, 1.5), cap)
 
 
 @dataclass
@@ -346,6 +362,10 @@ def snapshots_sweep() -> dict[str, int]:
         )
         if outcome.retry_in is not None:
             _queue(snapshot_id, countdown=outcome.retry_in)
+    if _queue_backlog() > 0:
+        # Messages are still waiting in the queue: the pending rows are queued, just not reached
+        # yet. Queuing them again would only double the backlog.
+        return {"worker_lost": len(lost_workers), "requeued": 0}
     grace = timedelta(seconds=settings.SNAPSHOT_LEASE_SECONDS)
     stuck = list(
         Snapshot.objects.filter(status=Snapshot.Status.PENDING, not_before__lt=now - grace).values_list(
@@ -353,6 +373,23 @@ def snapshots_sweep() -> dict[str, int]:
         )[:1000]
     )
     for snapshot_id in stuck:
-        logger.info("snapshot %s: still pending, queued again", snapshot_id)
-        _queue(snapshot_id)
+        # Moving not_before to now keeps the next sweeps from queuing it again within the grace.
+        with transaction.atomic():
+            moved = Snapshot.objects.filter(
+                pk=snapshot_id, status=Snapshot.Status.PENDING, not_before__lt=now - grace
+            ).update(not_before=now)
+            if moved:
+                logger.info("snapshot %s: still pending, queued again", snapshot_id)
+                transaction.on_commit(functools.partial(_queue, snapshot_id))
     return {"worker_lost": len(lost_workers), "requeued": len(stuck)}
+
+
+def _queue_backlog() -> int:
+    """Messages waiting in the broker's ``snapshots`` queue (0 when it cannot be asked)."""
+    from linkhub.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            return conn.default_channel.queue_declare(queue="snapshots", passive=True).message_count
+    except Exception:  # no such queue yet, or an eager test setup without a broker
+        return 0

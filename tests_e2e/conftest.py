@@ -38,8 +38,9 @@ def _chromium_path() -> str | None:
     path = os.environ.get("CHROMIUM_PATH")
     if path:
         return path
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
+    for candidate in ("/usr/bin/chromium-headless-shell", "/usr/bin/chromium"):
+        if Path(candidate).exists():
+            return candidate
     return None
 
 

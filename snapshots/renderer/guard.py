@@ -1,6 +1,6 @@
 """The address guard: may the renderer connect to this host?
 
-The rule (DESIGN.md, "Security rules"): the renderer never reaches private, loopback, link-local,
+The rule (docs/snapshots.md, "Security"): the renderer never reaches private, loopback, link-local,
 multicast or reserved addresses. The decision is made on the *resolved* IP, never on the spelling
 of the host, so ``2130706433``, ``0x7f.1``, ``[::ffff:127.0.0.1]`` or a DNS name pointing at
 ``10.0.0.1`` are all caught. The guard proxy (``proxy.py``) resolves each host once through

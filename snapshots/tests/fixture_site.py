@@ -53,6 +53,22 @@ const io = new IntersectionObserver(entries => entries.forEach(e => {
 io.observe(document.getElementById('observed'));
 </script></body></html>"""
 
+INFINITE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Endless feed</title></head>
+<body><h1>Endless feed</h1><div id="feed"><div style="height:2500px">first screenful</div></div>
+<script>
+let loaded = 0;
+window.addEventListener('scroll', () => {
+  if (loaded < 2 && window.scrollY + window.innerHeight > document.body.scrollHeight - 400) {
+    loaded += 1;
+    const more = document.createElement('p');
+    more.className = 'more';
+    more.textContent = 'feed item ' + loaded + ' loaded on scroll';
+    more.style.height = '1500px';
+    document.getElementById('feed').appendChild(more);
+  }
+});
+</script></body></html>"""
+
 SCRIPTED = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Loading…</title></head>
 <body><div id="app">Loading…</div>
 <script>
@@ -160,10 +176,20 @@ class FixtureHandler(BaseHTTPRequestHandler):
             return self._send(200, (FIXTURES / "LiberationMono-Regular.ttf").read_bytes(), "font/ttf")
         if path in ("/photo.png", "/favicon.png", "/image.png"):
             return self._send(200, (FIXTURES / "photo.png").read_bytes(), "image/png")
+        if path == "/drawing.svg":
+            return self._send(
+                200,
+                '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="120">'
+                '<title>A drawing</title><rect width="200" height="120" fill="#36c"/>'
+                '<text x="20" y="60" fill="white">vector drawing text</text></svg>',
+                "image/svg+xml",
+            )
         if path == "/background.png":
             return self._send(200, (FIXTURES / "background.png").read_bytes(), "image/png")
         if path == "/lazy":
             return self._send(200, LAZY)
+        if path == "/infinite":
+            return self._send(200, INFINITE)
         if path == "/scripted":
             return self._send(200, SCRIPTED)
         if path == "/api/items":

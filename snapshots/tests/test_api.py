@@ -194,15 +194,53 @@ def test_sweep_recovers_rows_whose_worker_died(alice, make_link, settings, monke
     assert queued == [retried.pk]  # queued again for its next attempt
 
 
-def test_sweep_requeues_pending_rows_whose_message_was_lost(alice, make_link, monkeypatch):
+def test_sweep_requeues_pending_rows_whose_message_was_lost(
+    alice, make_link, monkeypatch, django_capture_on_commit_callbacks
+):
     queued = []
     monkeypatch.setattr(services, "_queue", lambda snapshot_id, countdown=None: queued.append(snapshot_id))
     link = make_link(alice, "https://example.com/a")
     lost = services.snapshot_request(link=link, queue=False)
     fresh = services.snapshot_request(link=link, queue=False)
     Snapshot.objects.filter(pk=lost.pk).update(not_before=timezone.now() - timedelta(hours=1))
-    assert services.snapshots_sweep() == {"worker_lost": 0, "requeued": 1}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.snapshots_sweep() == {"worker_lost": 0, "requeued": 1}
     assert queued == [lost.pk] and fresh.pk not in queued
+    # The next sweep, a minute later, leaves it alone: it was queued again just now.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.snapshots_sweep() == {"worker_lost": 0, "requeued": 0}
+    assert queued == [lost.pk]
+
+
+def test_sweep_leaves_pending_rows_alone_while_the_queue_has_a_backlog(alice, make_link, monkeypatch):
+    queued = []
+    monkeypatch.setattr(services, "_queue", lambda snapshot_id, countdown=None: queued.append(snapshot_id))
+    monkeypatch.setattr(services, "_queue_backlog", lambda: 250)
+    link = make_link(alice, "https://example.com/a")
+    waiting = services.snapshot_request(link=link, queue=False)
+    Snapshot.objects.filter(pk=waiting.pk).update(not_before=timezone.now() - timedelta(hours=1))
+    assert services.snapshots_sweep() == {"worker_lost": 0, "requeued": 0}
+    assert queued == []
+
+
+def test_claim_waits_for_not_before_and_takeover_respects_max_attempts(alice, make_link):
+    link = make_link(alice, "https://example.com/a")
+    later = services.snapshot_request(link=link, queue=False)
+    Snapshot.objects.filter(pk=later.pk).update(not_before=timezone.now() + timedelta(minutes=5))
+    assert services.snapshot_claim(snapshot_id=later.pk, worker="w1") is None  # backoff not over
+    spent = services.snapshot_request(link=link, queue=False)
+    old = timezone.now() - timedelta(hours=1)
+    Snapshot.objects.filter(pk=spent.pk).update(status="running", attempts=3, heartbeat_at=old)
+    assert services.snapshot_claim(snapshot_id=spent.pk, worker="w2") is None  # the sweep ends it
+    Snapshot.objects.filter(pk=spent.pk).update(attempts=1)
+    taken = services.snapshot_claim(snapshot_id=spent.pk, worker="w2")
+    assert taken is not None and taken.attempts == 2 and taken.worker == "w2"
+
+
+def test_retry_delay_stays_under_the_broker_visibility_timeout(settings):
+    settings.SNAPSHOT_RETRY_BASE_SECONDS = 600
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
+    assert all(services.retry_delay(n) <= 840 for n in range(1, 8))
 
 
 def test_retry_delays_grow_with_jitter(settings):

@@ -35,3 +35,17 @@ def test_snapshot_a_link_id_and_failures(fixture_site, alice, make_link):
         call_command("snapshot", "1", "--user", "nobody", stdout=StringIO())
     with pytest.raises(CommandError, match="http and https"):
         call_command("snapshot", "ftp://example.com/", "--user", "alice", stdout=StringIO())
+
+
+def test_snapshot_without_wait_queues_exactly_one_version(alice, settings, monkeypatch):
+    from snapshots import services
+
+    settings.SNAPSHOT_ON_SAVE = True
+    queued = []
+    monkeypatch.setattr(services, "_queue", lambda snapshot_id, countdown=None: queued.append(snapshot_id))
+    out = StringIO()
+    call_command("snapshot", "https://example.com/one", "--user", "alice", stdout=out)
+    link = Link.objects.get(owner=alice)
+    versions = list(Snapshot.objects.filter(link=link).values_list("version", "source", "status"))
+    assert versions == [(1, "manual", "pending")]
+    assert "Queued snapshot" in out.getvalue()

@@ -86,6 +86,20 @@ def test_lazy_images_are_loaded(fixture_site, alice, make_link):
     assert "/photo.png?native" in fixture_site.hits
     assert "/photo.png?observed" in fixture_site.hits
     assert artifact(snap, "page.html").decode().count("data:image/png;base64") >= 2
+    wait = snap.provenance["wait_strategy"]
+    assert wait["scroll_skipped"] is False and wait["scroll_steps"] > 0
+    assert wait["lazy_signals"]["observers"] >= 1 and wait["lazy_signals"]["native"] == 1
+
+
+def test_content_loaded_on_scroll_is_captured_and_plain_pages_are_not_scrolled(
+    fixture_site, alice, make_link
+):
+    feed = run(make_link(alice, fixture_site("/infinite")))
+    assert feed.status == "succeeded", feed.failure_message
+    assert "feed item 2 loaded on scroll" in snapshot_text(feed)
+    assert feed.provenance["wait_strategy"]["lazy_signals"]["listeners"] >= 1
+    plain = run(make_link(alice, fixture_site("/styled")))
+    assert plain.provenance["wait_strategy"]["scroll_skipped"] is True
 
 
 def test_script_built_page_comes_out_complete(fixture_site, alice, make_link):
@@ -169,6 +183,14 @@ def test_image_is_stored_as_itself(fixture_site, alice, make_link):
     assert "screenshot.png" in names(snap)
 
 
+def test_svg_is_captured_as_a_page(fixture_site, alice, make_link):
+    snap = run(make_link(alice, fixture_site("/drawing.svg")))
+    assert snap.status == "succeeded", snap.failure_message
+    assert {"screenshot.png", "thumbnail.png", "original"} <= names(snap)
+    assert artifact(snap, "original").startswith(b"<svg")  # an image is kept as itself
+    assert snap.content_type.startswith("image/svg+xml")
+
+
 def test_unsupported_content_fails_with_a_reason(fixture_site, alice, make_link):
     snap = run(make_link(alice, fixture_site("/archive.zip")))
     assert (snap.status, snap.failure_reason, snap.attempts) == ("failed", "unsupported_content", 1)
@@ -250,3 +272,15 @@ def test_browser_is_reused_then_recycled(fixture_site, alice, make_link, setting
         launches.append(POOL.launches)
     assert launches[1] == launches[0]  # the second snapshot reused the browser
     assert launches[2] == launches[0] + 1  # the third came after the recycle
+
+
+def test_an_unexpected_error_ends_the_snapshot_failed_not_running(alice, make_link, monkeypatch):
+    from snapshots.renderer import browser
+
+    def explode(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(browser.RENDERER, "run", explode)
+    snapshot = run(make_link(alice, "https://example.com/bug"))
+    assert (snapshot.status, snapshot.failure_reason) == ("failed", "internal")
+    assert "KeyError" in snapshot.failure_detail and snapshot.finished_at is not None

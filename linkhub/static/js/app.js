@@ -23,7 +23,7 @@
 
   // Import progress: poll the API until the job is finished.
   function setupImportPolling() {
-    document.querySelectorAll("[data-poll]").forEach(function (card) {
+    document.querySelectorAll("[data-import-id][data-poll]").forEach(function (card) {
       var url = card.getAttribute("data-poll");
       function tick() {
         fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })

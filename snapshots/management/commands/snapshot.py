@@ -31,7 +31,8 @@ class Command(BaseCommand):
                 raise CommandError(f"{user} has no link {target}.")
         else:
             try:
-                link, _ = link_create(owner=owner, url=target, request_snapshot=not wait)
+                # One version only: the one this command asks for below (not also the on-save one).
+                link, _ = link_create(owner=owner, url=target, request_snapshot=False)
             except ValidationError as exc:
                 raise CommandError(" ".join(exc.messages)) from None
         if wait:
@@ -61,6 +62,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  attempt failed, trying again (would wait {outcome.retry_in:.0f}s in a worker)"
             )
+            services.snapshot_due_now(snapshot_id=snapshot.pk)
         snapshot.refresh_from_db()
         return snapshot
 
