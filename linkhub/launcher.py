@@ -1,7 +1,7 @@
 """Run all of LinkHub on one machine: Redis (embedded unless REDIS_URL is set), a Celery worker,
 Celery beat and the web server (gunicorn). ``./run.sh`` calls this after installing what it needs.
 
-    python -m linkhub.launcher [--host 127.0.0.1] [--port 8000] [--web-workers 2] [--worker-concurrency 2]
+    python -m linkhub.launcher [--host 127.0.0.1] [--port 8000] [--web-workers 2] [--worker-concurrency 3]
 
 It migrates the database, collects static files, creates an admin user on first run and
 prints its password, then supervises the processes: if one dies, everything stops.
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
     parser.add_argument(
-        "--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2"))
+        "--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "3"))
     )
     args = parser.parse_args(argv)
 

@@ -35,6 +35,13 @@ def sweep_snapshots() -> dict[str, int]:
     return services.snapshots_sweep()
 
 
+@shared_task(soft_time_limit=300, time_limit=360)
+def collect_artifact_garbage() -> dict[str, int]:
+    from .storage import artifacts_collect_garbage
+
+    return artifacts_collect_garbage()
+
+
 @shared_task(soft_time_limit=60, time_limit=90)
 def run_snapshot_schedules() -> int:
     return services.snapshot_schedules_run()

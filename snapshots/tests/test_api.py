@@ -270,3 +270,28 @@ def test_link_list_shows_thumbnails_and_failed_snapshots(client, alice, make_lin
     page = client.get("/links/").content.decode()
     assert f"/snapshots/{done_snapshot.pk}/artifacts/thumbnail.png" in page
     assert "snapshot failed" in page and "client error" in page
+
+
+def test_unused_artifacts_are_deleted_with_their_files(alice, make_link, django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    from snapshots.models import Artifact
+    from snapshots.storage import artifacts_collect_garbage
+
+    link = make_link(alice, "https://example.com/gone")
+    snap = services.snapshot_request(link=link, queue=False)
+    kept = artifact_store(b"kept bytes", "text/plain")
+    gone = artifact_store(b"orphan bytes", "text/plain")
+    SnapshotArtifact.objects.create(snapshot=snap, name="text.txt", artifact=kept)
+    Artifact.objects.update(created_at=timezone.now() - timedelta(days=2))
+    fresh = artifact_store(b"just stored, not yet used", "text/plain")  # too young to collect
+    with django_capture_on_commit_callbacks(execute=True):
+        result = artifacts_collect_garbage()
+    assert result == {"deleted": 1, "bytes": len(b"orphan bytes")}
+    assert set(Artifact.objects.values_list("pk", flat=True)) == {kept.pk, fresh.pk}
+    assert not default_storage.exists(gone.path) and default_storage.exists(kept.path)
+    link.delete()  # the link, its versions and their artifact rows go; the files follow later
+    Artifact.objects.update(created_at=timezone.now() - timedelta(days=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert artifacts_collect_garbage()["deleted"] == 2
+    assert not Artifact.objects.exists() and not default_storage.exists(kept.path)
