@@ -24,12 +24,12 @@ def artifact_path(sha256: str) -> str:
 def artifact_store(data: bytes, content_type: str) -> Artifact:
     """Store ``data`` once: the same bytes saved twice share one file and one row."""
     sha = hashlib.sha256(data).hexdigest()
-    existing = Artifact.objects.filter(sha256=sha)
+    rows = Artifact.objects.filter(sha256=sha)
     if transaction.get_connection().in_atomic_block:
         # Locked until the caller's transaction commits (with the row that uses it), so the
         # garbage collection below cannot take it away in between.
-        existing = existing.select_for_update()
-    existing = existing.first()
+        rows = rows.select_for_update()
+    existing = rows.first()
     if existing is not None and default_storage.exists(existing.path):
         return existing
     path = artifact_path(sha)
