@@ -43,13 +43,16 @@ _pick_browser() {
   return 1
 }
 _pick_browser || true
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ! -x /usr/bin/chromium-headless-shell ] \
-   && { ! _browser_ok || [ "${CHROMIUM_PATH:-}" = /usr/bin/chromium ]; }; then
-  echo "Installing Chromium (headless shell) from Debian…"
+# The renderer uses the headless shell; the browser tests (dev) drive the full Chromium.
+_want_pkgs=""
+[ -x /usr/bin/chromium-headless-shell ] || _want_pkgs="chromium-headless-shell"
+[ "$_mode" = dev ] && [ ! -x /usr/bin/chromium ] && _want_pkgs="$_want_pkgs chromium"
+if [ -n "$_want_pkgs" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing $_want_pkgs from Debian…"
   { apt-get update -qq >/dev/null \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null 2>&1; } \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $_want_pkgs >/dev/null 2>&1; } \
     || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || true
-  unset CHROMIUM_PATH
+  case "${CHROMIUM_PATH:-}" in /usr/bin/chromium|"") unset CHROMIUM_PATH ;; esac
   _pick_browser || true
 fi
 if ! _browser_ok; then

@@ -34,14 +34,15 @@ _REPORTS = pytest.StashKey[dict]()
 
 
 def _chromium_path() -> str | None:
-    """CHROMIUM_PATH, else the system Chromium, else None (Playwright's own download)."""
-    path = os.environ.get("CHROMIUM_PATH")
+    """E2E_CHROMIUM_PATH, else the system's full Chromium (a person's browser, not the renderer's
+    headless shell), else CHROMIUM_PATH, else None (Playwright's own download)."""
+    path = os.environ.get("E2E_CHROMIUM_PATH")
     if path:
         return path
-    for candidate in ("/usr/bin/chromium-headless-shell", "/usr/bin/chromium"):
+    for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"):
         if Path(candidate).exists():
             return candidate
-    return None
+    return os.environ.get("CHROMIUM_PATH") or None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
