@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "linkhub.audit.ChangeSourceMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

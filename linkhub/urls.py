@@ -10,6 +10,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("linkhub.accounts.api.urls")),
     path("", include("linkhub.links.api.urls")),
     path("", include("snapshots.api.urls")),
+    path("", include("mlops.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("account/", include("linkhub.accounts.urls")),
     path("", include("linkhub.links.urls")),
     path("", include("snapshots.urls")),
+    path("", include("mlops.urls")),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

@@ -1,1 +1,341 @@
-"""Models arrive with their issue; the app is wired in now so migrations and URLs have a home."""
+"""The tag model's life cycle: versions and their stages, suggestions, audited decisions, the
+policy, training runs and metric history.
+
+Audit rows (``TagDecision``, ``StageEvent``, ``PolicyChange``) are append-only: their model
+refuses updates and deletes, their queryset refuses bulk ones, the admin shows them read-only,
+and on PostgreSQL a trigger refuses UPDATE and DELETE as well. They keep plain copies of what
+they refer to (the link's URL, the actor's name), so they stay readable when a link or a user is
+deleted, and refer to those rows without a database constraint.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditRowImmutable(Exception):
+    """An attempt to change or delete an audit row."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditRowImmutable(f"{self.model.__name__} rows are append-only: they cannot be updated.")
+
+    def delete(self):
+        raise AuditRowImmutable(f"{self.model.__name__} rows are append-only: they cannot be deleted.")
+
+
+class AppendOnly(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AuditRowImmutable(f"{type(self).__name__} rows are append-only: they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditRowImmutable(f"{type(self).__name__} rows are append-only: they cannot be deleted.")
+
+
+class Stage(models.TextChoices):
+    CANDIDATE = "candidate", "candidate"
+    SHADOW = "shadow", "shadow"
+    CANARY = "canary", "canary"
+    PRODUCTION = "production", "production"
+    RETIRED = "retired", "retired"
+
+
+class ModelVersion(models.Model):
+    """One trained tag model, with everything needed to trust, reproduce and compare it."""
+
+    number = models.PositiveIntegerField(unique=True)
+    design = models.CharField(max_length=40)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.CANDIDATE, db_index=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    # The artifact, content-addressed: checked against sha256 before it is loaded.
+    artifact_sha256 = models.CharField(max_length=64)
+    artifact_path = models.CharField(max_length=255)
+    artifact_size = models.PositiveBigIntegerField(default=0)
+    format_version = models.PositiveIntegerField()
+    # Lineage.
+    sklearn_version = models.CharField(max_length=40)
+    python_version = models.CharField(max_length=40)
+    code_version = models.CharField(max_length=64, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    labels = models.JSONField(default=list, blank=True)  # the tag names it can predict
+    data_fingerprint = models.CharField(max_length=64, db_index=True)
+    data_summary = models.JSONField(default=dict, blank=True)  # source, examples, decisions, users
+    holdout_fingerprint = models.CharField(max_length=64, blank=True)
+    # Offline metrics on the fixed holdout, per-tag quality, the gate's verdict.
+    metrics = models.JSONField(default=dict, blank=True)
+    per_tag = models.JSONField(default=dict, blank=True)
+    gate = models.JSONField(default=dict, blank=True)
+    train_seconds = models.FloatField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stage_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"v{self.number} ({self.design}, {self.stage})"
+
+
+class StageEvent(AppendOnly):
+    """A change of a version's stage: who, why, when. Answers "what was in production at T"."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="stage_events")
+    from_stage = models.CharField(max_length=12, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(max_length=12, choices=Stage.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150)  # "system" for automatic changes
+    automatic = models.BooleanField(default=False)
+    reason = models.TextField()
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"v{self.version.number}: {self.from_stage or '-'} -> {self.to_stage} by {self.actor_name}"
+
+
+class Policy(models.Model):
+    """The deployment's rules for the model, edited by model owners (one row, pk=1)."""
+
+    auto_apply_threshold = models.FloatField(default=0.9)
+    suggest_threshold = models.FloatField(default=0.35)
+    max_suggestions = models.PositiveSmallIntegerField(default=5)
+    min_examples = models.PositiveIntegerField(default=3)
+    global_tags = models.JSONField(default=list, blank=True)  # suggested to everyone
+    # Training.
+    retrain_after_decisions = models.PositiveIntegerField(default=200)
+    # Promotion gate: better on the primary metric by the margin, no worse than the tolerance elsewhere.
+    primary_metric = models.CharField(max_length=40, default="recall_at_3")
+    gate_margin = models.FloatField(default=0.005)
+    gate_tolerance = models.FloatField(default=0.02)
+    # Roll-out.
+    shadow_min_links = models.PositiveIntegerField(default=50)
+    canary_percent = models.PositiveSmallIntegerField(default=20)
+    canary_min_decisions = models.PositiveIntegerField(default=30)
+    canary_max_drop = models.FloatField(default=0.05)  # acceptance below production's by more: roll back
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "policy"
+
+    def __str__(self) -> str:
+        return (
+            f"auto-apply >= {self.auto_apply_threshold}, suggest >= {self.suggest_threshold}, "
+            f"min {self.min_examples} examples"
+        )
+
+
+class PolicyChange(AppendOnly):
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150)
+    changes = models.JSONField()  # {field: [old, new]}
+    reason = models.TextField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} changed {', '.join(self.changes)} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Suggestion(models.Model):
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "proposed"
+        ACCEPTED = "accepted", "accepted"
+        REJECTED = "rejected", "rejected"
+        AUTO_APPLIED = "auto_applied", "auto-applied"
+        REVERTED = "reverted", "reverted"
+        EXPIRED = "expired", "expired"
+
+    link = models.ForeignKey("links.Link", on_delete=models.CASCADE, related_name="suggestions")
+    tag_name = models.CharField(max_length=100)
+    tag_key = models.CharField(max_length=200, db_index=True)
+    score = models.FloatField()
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="suggestions")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED, db_index=True)
+    # Shadow output is stored and measured, never shown or applied.
+    visible = models.BooleanField(default=True)
+    explanation = models.JSONField(default=list, blank=True)  # [[term, weight], ...]
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-score"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "tag_key", "model_version"], name="suggestion_unique_per_version"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "visible", "score"])]
+
+    def __str__(self) -> str:
+        return f"{self.tag_name} ({self.score:.2f}, v{self.model_version.number}, {self.status})"
+
+
+class ReviewQueueItem(Suggestion):
+    """The review queue's rows: open, visible suggestions, most uncertain first. A proxy (no
+    table of its own), so that the queue has its own admin next to the list of all suggestions."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "review queue item"
+        verbose_name_plural = "review queue"
+
+
+class TagDecision(AppendOnly):
+    """A person's (or the model's auto-apply) decision on one tag of one link."""
+
+    class Action(models.TextChoices):
+        ACCEPT = "accept", "accept"
+        REJECT = "reject", "reject"
+        ADD = "add", "add"
+        REMOVE = "remove", "remove"
+        AUTO_APPLY = "auto_apply", "auto-apply (model)"
+
+    class Source(models.TextChoices):
+        UI = "ui", "web UI"
+        API = "api", "API"
+        ADMIN = "admin", "admin"
+        IMPORT = "import", "import"
+        CLI = "cli", "command line"
+        MODEL = "model", "model"
+
+    link = models.ForeignKey("links.Link", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    link_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    link_url = models.URLField(max_length=2048)
+    tag_name = models.CharField(max_length=100)
+    tag_key = models.CharField(max_length=200, db_index=True)
+    action = models.CharField(max_length=12, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150)  # "model" for auto-apply
+    reason = models.TextField(blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    suggestion = models.ForeignKey(
+        Suggestion, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["link", "tag_key"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.tag_name!r} on {self.link_url}"
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting"
+        RUNNING = "running", "training"
+        SUCCEEDED = "succeeded", "done"
+        SKIPPED = "skipped", "skipped"
+        FAILED = "failed", "failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "schedule"
+        DECISIONS = "decisions", "new decisions"
+        MANUAL = "manual", "by hand"
+        API = "api", "API"
+        DATASET = "dataset", "dataset file"
+        ALERT = "alert", "alert"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    design = models.CharField(max_length=40, blank=True)
+    dataset = models.CharField(max_length=500, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"training run {self.pk} ({self.trigger}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.SKIPPED, self.Status.FAILED)
+
+
+class MetricPoint(models.Model):
+    """A value of a named metric at a time, optionally for one model version: the history that
+    charts and alert rules read (online acceptance, offline metrics, drift, pipeline health)."""
+
+    name = models.CharField(max_length=80)
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="metric_points"
+    )
+    value = models.FloatField()
+    count = models.PositiveIntegerField(default=0)  # the sample behind the value
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        indexes = [models.Index(fields=["name", "model_version", "recorded_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value:.4g} at {self.recorded_at:%Y-%m-%d %H:%M}"

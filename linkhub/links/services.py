@@ -89,12 +89,50 @@ def _tags_attach(*, link_ids: Sequence[int], tags: Sequence[Tag], origin: str) -
         ).update(origin=origin)
 
 
+def _audit_tags(
+    *,
+    added: Sequence[tuple[int, str]] = (),
+    removed: Sequence[tuple[int, str, str]] = (),
+    origin: str = TagOrigin.USER,
+) -> None:
+    """Every tag a person (or their import) adds or removes is an audited decision."""
+    if not added and not removed:
+        return
+    from mlops.services.decisions import tag_changes_record  # mlops builds on links
+
+    tag_changes_record(added=added, removed=removed, source="import" if origin == TagOrigin.IMPORT else None)
+
+
+def _tags_attach_audited(*, link_ids: Sequence[int], tags: Sequence[Tag], origin: str) -> None:
+    """Attach, and audit what was new (a model-applied tag set by a person counts: it is confirmed)."""
+    if not link_ids or not tags:
+        return
+    before = set(
+        TaggedLink.objects.filter(content_object_id__in=link_ids, tag__in=tags)
+        .exclude(origin=TagOrigin.MODEL)
+        .values_list("content_object_id", "tag_id")
+    )
+    _tags_attach(link_ids=link_ids, tags=tags, origin=origin)
+    added = [(lid, t.name) for lid in link_ids for t in tags if (lid, t.pk) not in before]
+    _audit_tags(added=added, origin=origin)
+
+
+def _tags_detach_audited(rows) -> int:
+    """Delete the TaggedLink rows of a queryset, and audit each removal."""
+    removed = list(rows.values_list("pk", "content_object_id", "tag__name", "origin"))
+    if not removed:
+        return 0
+    TaggedLink.objects.filter(pk__in=[r[0] for r in removed]).delete()
+    _audit_tags(removed=[(lid, name, origin) for _, lid, name, origin in removed])
+    return len(removed)
+
+
 @transaction.atomic
 def link_tags_set(*, link: Link, names: Sequence[str], origin: str = TagOrigin.USER) -> None:
     """Make the link's tags exactly ``names``."""
     tags = tags_resolve(owner=link.owner, names=tag_names_clean(names))
-    TaggedLink.objects.filter(content_object=link).exclude(tag__in=tags).delete()
-    _tags_attach(link_ids=[link.pk], tags=tags, origin=origin)
+    _tags_detach_audited(TaggedLink.objects.filter(content_object=link).exclude(tag__in=tags))
+    _tags_attach_audited(link_ids=[link.pk], tags=tags, origin=origin)
 
 
 @transaction.atomic
@@ -136,6 +174,7 @@ def tag_merge(*, owner: User, sources: Sequence[Tag], target_name: str) -> Tag:
 
 @transaction.atomic
 def tag_delete(*, tag: Tag) -> None:
+    _tags_detach_audited(TaggedLink.objects.filter(tag=tag))
     tag.delete()
 
 
@@ -181,11 +220,13 @@ def link_search_refresh(*, link_ids: Iterable[int]) -> None:
 
 def _links_created(*, link_ids: Sequence[int], request_snapshot: bool = True) -> None:
     """Follow-up work for new links: the search index, and a first snapshot of each."""
+    from mlops.services.suggest import suggestions_request
     from snapshots.services import snapshots_request_for_new_links  # snapshots builds on links
 
     link_search_refresh(link_ids=link_ids)
     if request_snapshot:
         snapshots_request_for_new_links(link_ids=list(link_ids))
+    suggestions_request(link_ids=list(link_ids))
 
 
 @transaction.atomic
@@ -242,7 +283,7 @@ def link_create(
                 setattr(link, name, value)
             link.save(update_fields=[*fill, "updated_at"])
             link_search_refresh(link_ids=[link.pk])
-    _tags_attach(link_ids=[link.pk], tags=tags_resolve(owner=owner, names=tag_names), origin=origin)
+    _tags_attach_audited(link_ids=[link.pk], tags=tags_resolve(owner=owner, names=tag_names), origin=origin)
     if created:
         _links_created(link_ids=[link.pk], request_snapshot=request_snapshot)
     return link, created
@@ -310,13 +351,17 @@ def links_bulk_update(*, owner: User, link_ids: Sequence[int], action: str, tags
         if not names:
             raise ValidationError({"tags": "Name at least one tag."})
         if action == "add_tags":
-            _tags_attach(link_ids=ids, tags=tags_resolve(owner=owner, names=names), origin=TagOrigin.USER)
+            _tags_attach_audited(
+                link_ids=ids, tags=tags_resolve(owner=owner, names=names), origin=TagOrigin.USER
+            )
         else:
-            TaggedLink.objects.filter(
-                content_object_id__in=ids,
-                tag__owner=owner,
-                tag__key__in=[tag_key(n) for n in names],
-            ).delete()
+            _tags_detach_audited(
+                TaggedLink.objects.filter(
+                    content_object_id__in=ids,
+                    tag__owner=owner,
+                    tag__key__in=[tag_key(n) for n in names],
+                )
+            )
         Link.objects.filter(pk__in=ids).update(updated_at=timezone.now())
     elif action == "delete":
         Link.objects.filter(pk__in=ids).delete()
@@ -420,7 +465,18 @@ def _import_batch(owner: User, batch: Sequence[ParsedBookmark]) -> tuple[int, in
         for lid, names in per_link.items()
         for n in names
     ]
+    before = set(
+        TaggedLink.objects.filter(content_object_id__in=list(per_link), tag__in=list(tag_by_key.values()))
+        .exclude(origin=TagOrigin.MODEL)
+        .values_list("content_object_id", "tag_id")
+    )
     TaggedLink.objects.bulk_create(rows, ignore_conflicts=True)
+    _audit_tags(
+        added=[
+            (r.content_object_id, r.tag.name) for r in rows if (r.content_object_id, r.tag.pk) not in before
+        ],
+        origin=TagOrigin.IMPORT,
+    )
     link_search_refresh(link_ids=[link.pk for link in to_fill])
     if created_ids:
         _links_created(link_ids=created_ids)

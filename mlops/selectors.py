@@ -1,0 +1,275 @@
+"""Reads of the tag model's rows for pages and exports: open suggestions of a page of links,
+versions, training runs, and the facts of a model card. No writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import F, FloatField, QuerySet, Value
+from django.db.models.functions import Abs, Least
+from django.http import Http404
+from django.template.loader import render_to_string
+
+from linkhub.accounts.roles import is_model_owner, is_reviewer
+
+from .models import ModelVersion, Policy, Stage, StageEvent, Suggestion, TrainingRun
+from .services.registry import TRANSITIONS
+
+OPEN_STATUSES = (Suggestion.Status.PROPOSED, Suggestion.Status.AUTO_APPLIED)
+
+# The offline metrics a card shows, in this order, with what they mean.
+CARD_METRICS: tuple[tuple[str, str], ...] = (
+    ("precision_at_1", "share of links whose top suggestion is one of their tags"),
+    ("precision_at_3", "share of the top three suggestions that are right"),
+    ("recall_at_3", "share of a link's tags found among the top three"),
+    ("recall_at_5", "share of a link's tags found among the top five"),
+    ("micro_f1", "F1 over every (link, tag) decision at the threshold"),
+    ("macro_f1", "F1 averaged over tags, each counting the same"),
+    ("lrap", "label ranking average precision"),
+    ("ece", "expected calibration error (lower is better)"),
+)
+WORST_TAGS = 10
+ROLLS_BACK = (Stage.SHADOW, Stage.CANARY, Stage.PRODUCTION)
+
+
+# --- suggestions ------------------------------------------------------------------------------
+
+
+def suggestions_open(*, link_ids: Iterable[int]) -> dict[int, list[Suggestion]]:
+    """The visible, unanswered suggestions of each link, best first, in one query for a page."""
+    ids = list(link_ids)
+    by_link: dict[int, list[Suggestion]] = {pk: [] for pk in ids}
+    if not ids:
+        return by_link
+    rows = (
+        Suggestion.objects.filter(link_id__in=ids, visible=True, status__in=OPEN_STATUSES)
+        .select_related("model_version")
+        .only(
+            "id",
+            "link_id",
+            "tag_name",
+            "tag_key",
+            "score",
+            "status",
+            "explanation",
+            "created_at",
+            "model_version__id",
+            "model_version__number",
+        )
+        .order_by("link_id", "-score", "-created_at")
+    )
+    seen: set[tuple[int, str]] = set()
+    for row in rows:
+        # Earlier versions may still hold an open suggestion of the same tag: show the best one.
+        if (row.link_id, row.tag_key) in seen:
+            continue
+        seen.add((row.link_id, row.tag_key))
+        by_link[row.link_id].append(row)
+    return by_link
+
+
+# --- model pages ------------------------------------------------------------------------------
+
+
+def models_access(user: AbstractBaseUser | AnonymousUser) -> str:
+    """ "manage" for model owners (and superusers), "view" for other staff, else a 404: the model
+    pages do not reveal that they exist to anyone else."""
+    if not user.is_authenticated:
+        raise Http404
+    if is_model_owner(user) or getattr(user, "is_superuser", False):
+        return "manage"
+    if getattr(user, "is_staff", False):
+        return "view"
+    raise Http404
+
+
+def can_see_models(user: AbstractBaseUser | AnonymousUser) -> bool:
+    try:
+        models_access(user)
+    except Http404:
+        return False
+    return True
+
+
+def model_version_list() -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.select_related("parent").order_by("-number")
+
+
+def model_version_get(*, number: int) -> ModelVersion:
+    version = ModelVersion.objects.select_related("parent", "created_by").filter(number=number).first()
+    if version is None:
+        raise Http404
+    return version
+
+
+def model_version_for_export(spec: str | None) -> ModelVersion | None:
+    """``N``, ``vN`` or ``production``; without one, production, else the newest version."""
+    if spec in (None, "", "production"):
+        version = ModelVersion.objects.filter(stage=Stage.PRODUCTION).first()
+        if version is None and not spec:
+            version = ModelVersion.objects.order_by("-number").first()
+        return version
+    return ModelVersion.objects.filter(number=int(spec.lstrip("vV"))).first()
+
+
+def training_run_list(*, limit: int = 10) -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.select_related("version", "requested_by").order_by("-created_at", "-id")[
+        :limit
+    ]
+
+
+def training_run_get(*, pk: int) -> TrainingRun:
+    run = TrainingRun.objects.select_related("version").filter(pk=pk).first()
+    if run is None:
+        raise Http404
+    return run
+
+
+def next_stages(version: ModelVersion) -> list[str]:
+    """Where a version may go from its stage, in the life-cycle's order."""
+    allowed = TRANSITIONS.get(version.stage, set())
+    return [stage for stage in Stage.values if stage in allowed]
+
+
+def versions_attach_actions(versions: Iterable[ModelVersion]) -> None:
+    """Set ``next_stages`` and ``can_roll_back`` on each version, for its stage forms."""
+    for version in versions:
+        version.next_stages = next_stages(version)  # type: ignore[attr-defined]
+        version.can_roll_back = version.stage in ROLLS_BACK  # type: ignore[attr-defined]
+
+
+# --- the model card ---------------------------------------------------------------------------
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _per_tag_rows(per_tag: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for tag, values in (per_tag or {}).items():
+        values = values if isinstance(values, dict) else {}
+        rows.append(
+            {
+                "tag": tag,
+                "precision": _num(values.get("precision")),
+                "recall": _num(values.get("recall")),
+                "f1": _num(values.get("f1")),
+                "support": int(values.get("support") or 0),
+            }
+        )
+    rows.sort(key=lambda r: (-r["support"], r["tag"]))
+    return rows
+
+
+def _gate_rows(gate: dict[str, Any]) -> list[dict[str, Any]]:
+    candidate = gate.get("candidate") or {}
+    production = gate.get("production") or {}
+    # The primary metric first, then the card's order (a JSON column does not keep key order).
+    known = [name for name, _ in CARD_METRICS]
+    names = sorted(
+        {*candidate, *production},
+        key=lambda n: (n != gate.get("primary_metric"), known.index(n) if n in known else len(known), n),
+    )
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        c, p = _num(candidate.get(name)), _num(production.get(name))
+        rows.append(
+            {
+                "metric": name,
+                "candidate": c,
+                "production": p,
+                "diff": (c - p) if c is not None and p is not None else None,
+                "primary": name == gate.get("primary_metric"),
+            }
+        )
+    return rows
+
+
+def model_card(version: ModelVersion, *, policy: Policy) -> dict[str, Any]:
+    """Everything a model card says about a version, for the page and the Markdown export alike."""
+    summary = version.data_summary or {}
+    metrics = version.metrics or {}
+    per_tag = _per_tag_rows(version.per_tag)
+    scored = [row for row in per_tag if row["support"] > 0 and row["f1"] is not None]
+    worst = sorted(scored, key=lambda r: (r["f1"], -r["support"], r["tag"]))[:WORST_TAGS]
+    gate = version.gate or {}
+    facts = {
+        "number": version.number,
+        "design": version.design,
+        "labels_count": len(version.labels or []),
+        "min_examples": policy.min_examples,
+        "source": summary.get("source") or "unknown",
+        "examples": summary.get("examples"),
+        "train_size": summary.get("train"),
+        "holdout_size": summary.get("holdout"),
+        "users": summary.get("users"),
+        "auto_apply_threshold": policy.auto_apply_threshold,
+        "suggest_threshold": policy.suggest_threshold,
+    }
+    intended_use = [
+        p.strip() for p in render_to_string("mlops/card_intended_use.txt", facts).split("\n\n") if p.strip()
+    ]
+    return {
+        "version": version,
+        "facts": facts,
+        "intended_use": intended_use,
+        "data_summary": sorted(summary.items()),
+        "metrics": [
+            {"name": name, "value": _num(metrics.get(name)), "meaning": meaning}
+            for name, meaning in CARD_METRICS
+        ],
+        "metrics_n": metrics.get("n"),
+        "metrics_threshold": metrics.get("threshold"),
+        "per_tag": per_tag,
+        "worst_tags": worst,
+        "gate": {
+            "recorded": bool(gate),
+            "passed": gate.get("passed"),
+            "reason": gate.get("reason", ""),
+            "primary_metric": gate.get("primary_metric", ""),
+            "production_version": gate.get("production_version"),
+            "rows": _gate_rows(gate),
+        },
+        "params": sorted((version.params or {}).items()),
+        "stage_events": list(StageEvent.objects.filter(version=version).order_by("at", "id")),
+        "policy": policy,
+    }
+
+
+# --- the review queue (admin) -----------------------------------------------------------------
+
+
+def suggestion_uncertainty(policy: Policy) -> Least:
+    """How far a score is from the nearer policy threshold: near 0 the model is least sure
+    whether to auto-apply, suggest or hide, so a person's answer teaches it the most."""
+    score = F("score")
+    return Least(
+        Abs(score - Value(float(policy.auto_apply_threshold))),
+        Abs(score - Value(float(policy.suggest_threshold))),
+        output_field=FloatField(),
+    )
+
+
+def review_queue(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    queryset: QuerySet[Suggestion] | None = None,
+    policy: Policy | None = None,
+) -> QuerySet[Suggestion]:
+    """Open, visible suggestions on anyone's links, annotated with ``distance`` (see
+    ``suggestion_uncertainty``) and ordered by it in the database, most uncertain first.
+    Only reviewers and superusers see any."""
+    qs = Suggestion.objects.all() if queryset is None else queryset
+    if not (getattr(user, "is_superuser", False) or is_reviewer(user)):
+        return qs.none()
+    if policy is None:
+        # A read: until someone saves a policy, the defaults apply.
+        policy = Policy.objects.filter(pk=1).first() or Policy()
+    return (
+        qs.filter(visible=True, status__in=OPEN_STATUSES)
+        .annotate(distance=suggestion_uncertainty(policy))
+        .order_by("distance", "created_at", "pk")
+    )

@@ -1,0 +1,1 @@
+"""mlops services: decisions, registry, training, suggestions, roll-out."""

@@ -1,0 +1,186 @@
+"""Suggestions: score a link with the serving model and store what it says, under the policy.
+
+- The serving version is production, or the canary for the stable share of users (by a hash of
+  the user id and the canary's number) while there is a canary.
+- A user is only suggested tags from their own vocabulary, plus the policy's global tags.
+- A tag already on the link, or one a person rejected or removed on it, is never suggested.
+- Score >= auto-apply threshold: the tag is applied, marked as the model's, until a person
+  confirms it. Score >= suggest threshold: a proposed suggestion. Below: hidden (not stored).
+- A shadow version (and, during a canary, the version not serving this user) scores the link
+  too; its output is stored with ``visible=False`` and never shown or applied.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from linkhub.links.models import Link, Tag, TaggedLink, TagOrigin, tag_key
+from linkhub.links.services import _tags_attach
+
+from ..models import ModelVersion, Policy, Stage, Suggestion
+from . import registry
+from .decisions import auto_apply_record, rejected_keys
+
+logger = logging.getLogger(__name__)
+EXPLAIN_TERMS = 5
+
+
+def in_canary(user_id: int, canary: ModelVersion, percent: int) -> bool:
+    """A stable share of users: the same user stays in (or out of) the same canary."""
+    digest = hashlib.sha256(f"canary:{canary.number}:{user_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < percent
+
+
+def serving_version(user_id: int, policy: Policy | None = None) -> ModelVersion | None:
+    policy = policy or registry.policy_get()
+    canary = registry.in_stage(Stage.CANARY)
+    if canary is not None and in_canary(user_id, canary, policy.canary_percent):
+        return canary
+    return registry.in_stage(Stage.PRODUCTION)
+
+
+def link_example(link: Link):
+    from ..training.data import Example
+    from .training import TEXT_CHARS
+
+    return Example(
+        url=link.url,
+        title=link.title,
+        description=link.description,
+        text=(link.content_text or "")[:TEXT_CHARS],
+        tags=[],
+    )
+
+
+def _allowed(link: Link, policy: Policy) -> tuple[dict[str, str], set[str]]:
+    """{tag key: display name} the owner may be suggested, and keys that must not be."""
+    vocabulary = dict(Tag.objects.filter(owner_id=link.owner_id).values_list("key", "name"))
+    for name in policy.global_tags or []:
+        vocabulary.setdefault(tag_key(name), name)
+    blocked = set(TaggedLink.objects.filter(content_object=link).values_list("tag__key", flat=True))
+    blocked |= rejected_keys(link_ids=[link.pk]).get(link.pk, set())
+    return vocabulary, blocked
+
+
+def _ranked(model: Any, example, vocabulary: dict[str, str], blocked: set[str], policy: Policy):
+    scores = model.predict_scores([example])[0]
+    ranked = sorted(
+        (
+            (key, score)
+            for label, score in scores.items()
+            if (key := tag_key(label)) in vocabulary
+            and key not in blocked
+            and score >= policy.suggest_threshold
+        ),
+        key=lambda item: -item[1],
+    )
+    return ranked[: policy.max_suggestions], scores
+
+
+def suggestions_request(*, link_ids: list[int]) -> None:
+    """Queue scoring of new or newly captured links on the ml worker, once a model serves."""
+    if not link_ids or not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists():
+        return
+    from ..tasks import suggest_tags
+
+    for link_id in link_ids:
+        transaction.on_commit(functools.partial(suggest_tags.delay, link_id))
+
+
+def suggest_for_link(*, link_id: int) -> list[Suggestion]:
+    """Score one link; store and apply what the policy says. Returns the visible suggestions."""
+    link = Link.objects.filter(pk=link_id).first()
+    if link is None:
+        return []
+    policy = registry.policy_get()
+    serving = serving_version(link.owner_id, policy)
+    if serving is None:
+        return []
+    vocabulary, blocked = _allowed(link, policy)
+    example = link_example(link)
+    made: list[Suggestion] = []
+    model = registry.model_load(serving)
+    ranked, _ = _ranked(model, example, vocabulary, blocked, policy)
+    with transaction.atomic():
+        # Open suggestions of earlier scorings that this one no longer makes are expired.
+        Suggestion.objects.filter(link=link, visible=True, status=Suggestion.Status.PROPOSED).exclude(
+            tag_key__in=[key for key, _ in ranked]
+        ).update(status=Suggestion.Status.EXPIRED, decided_at=timezone.now())
+        for key, score in ranked:
+            suggestion = _store(link, serving, key, vocabulary[key], score, model, example, visible=True)
+            if suggestion is None:
+                continue
+            if score >= policy.auto_apply_threshold and suggestion.status == Suggestion.Status.PROPOSED:
+                tag = Tag.objects.filter(owner_id=link.owner_id, key=key).first()
+                if tag is None:
+                    (tag,) = _resolve(link, vocabulary[key])
+                _tags_attach(link_ids=[link.pk], tags=[tag], origin=TagOrigin.MODEL)
+                suggestion.status = Suggestion.Status.AUTO_APPLIED
+                suggestion.save(update_fields=["status"])
+                auto_apply_record(link=link, suggestion=suggestion)
+            made.append(suggestion)
+    _shadow_scores(link, serving, vocabulary, blocked, example, policy)
+    return made
+
+
+def _resolve(link: Link, name: str):
+    from linkhub.links.services import tags_resolve
+
+    return tags_resolve(owner=link.owner, names=[name])
+
+
+def _store(link, version, key, name, score, model, example, *, visible: bool) -> Suggestion | None:
+    existing = Suggestion.objects.filter(link=link, tag_key=key, model_version=version).first()
+    if existing is not None:
+        if existing.status == Suggestion.Status.EXPIRED:
+            existing.status, existing.score = Suggestion.Status.PROPOSED, score
+            existing.save(update_fields=["status", "score"])
+            return existing
+        return existing if existing.status in (Suggestion.Status.PROPOSED,) else None
+    explanation = []
+    if visible:
+        try:
+            explanation = [
+                [term, round(float(w), 4)] for term, w in model.explain(example, name, k=EXPLAIN_TERMS)
+            ]
+        except Exception:
+            logger.exception("explain failed for %s", name)
+    try:
+        with transaction.atomic():
+            return Suggestion.objects.create(
+                link=link,
+                tag_name=name[:100],
+                tag_key=key[:200],
+                score=float(score),
+                model_version=version,
+                visible=visible,
+                explanation=explanation,
+            )
+    except IntegrityError:  # a concurrent scoring of the same link stored it first
+        return None
+
+
+def _shadow_scores(link, serving, vocabulary, blocked, example, policy) -> None:
+    """Versions under evaluation score the link too, out of sight."""
+    others = [
+        v
+        for v in ModelVersion.objects.filter(stage__in=[Stage.SHADOW, Stage.CANARY, Stage.PRODUCTION])
+        if v.pk != serving.pk
+    ]
+    for version in others:
+        if version.stage == Stage.PRODUCTION and serving.stage != Stage.CANARY:
+            continue
+        try:
+            model = registry.model_load(version)
+            ranked, _ = _ranked(model, example, vocabulary, blocked, policy)
+        except Exception:
+            logger.exception("shadow scoring with v%s failed", version.number)
+            continue
+        for key, score in ranked:
+            _store(link, version, key, vocabulary[key], score, model, example, visible=False)
