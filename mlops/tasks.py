@@ -12,7 +12,7 @@ def suggest_tags(link_id: int) -> int:
     return len(suggest_for_link(link_id=link_id))
 
 
-@shared_task(soft_time_limit=3600, time_limit=3700)
+@shared_task(soft_time_limit=3300, time_limit=3500)  # under the broker's visibility timeout
 def train_tag_model(run_id: int) -> str:
     from .services.training import training_run
 

@@ -291,6 +291,9 @@ def snapshot_complete(
     snapshot.finished_at = timezone.now()
     snapshot.save(update_fields=["status", "failure_reason", "failure_detail", "finished_at"])
     _link_content_refresh(link=snapshot.link)
+    from mlops.services.suggest import suggestions_request  # the text may change the suggestions
+
+    suggestions_request(link_ids=[snapshot.link_id])
     return Outcome(snapshot.status)
 
 

@@ -2,15 +2,29 @@ from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
 from taggit.models import Tag as TaggitTag
 
+from linkhub.audit import change_source
+
+from . import services
 from .models import ImportJob, Link, Tag, TaggedLink
 
 
 class TaggedLinkInline(admin.TabularInline):
+    """Read-only: a change of tags is a decision, made (and audited) through the review queue,
+    the UI or the API, never by editing rows here."""
+
     model = TaggedLink
     extra = 0
-    autocomplete_fields = ("tag",)
     fields = ("tag", "origin", "created_at")
-    readonly_fields = ("created_at",)
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Link)
@@ -34,14 +48,44 @@ class TagAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
 
+    # Deleting a tag takes it off its links: through the service, which audits each removal.
+    def delete_model(self, request, obj):
+        with change_source("admin"):
+            services.tag_delete(tag=obj)
+
+    def delete_queryset(self, request, queryset):
+        with change_source("admin"):
+            for tag in queryset:
+                services.tag_delete(tag=tag)
+
 
 @admin.register(TaggedLink)
 class TaggedLinkAdmin(admin.ModelAdmin):
+    """No adding or editing (tag changes are decisions: see the review queue); a deletion here
+    goes through the audited service."""
+
     list_display = ("content_object", "tag", "origin", "created_at")
     list_filter = ("origin", "created_at")
     search_fields = ("tag__name", "content_object__url", "content_object__owner__username")
     list_select_related = ("content_object", "tag")
     raw_id_fields = ("content_object", "tag")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    # Taking a tag off a link here is allowed, and audited like every other path.
+    def delete_model(self, request, obj):
+        with change_source("admin"):
+            services._tags_detach_audited(TaggedLink.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        with change_source("admin"):
+            services._tags_detach_audited(
+                TaggedLink.objects.filter(pk__in=list(queryset.values_list("pk", flat=True)))
+            )
 
 
 @admin.register(ImportJob)

@@ -163,12 +163,20 @@ def tag_merge(*, owner: User, sources: Sequence[Tag], target_name: str) -> Tag:
     source_ids = [s.pk for s in sources if s.pk != target.pk]
     if not source_ids:
         return target
-    rows = TaggedLink.objects.filter(tag_id__in=source_ids).values_list("content_object_id", "origin")
+    rows = list(
+        TaggedLink.objects.filter(tag_id__in=source_ids).values_list(
+            "content_object_id", "origin", "tag__name"
+        )
+    )
+    had_target = set(TaggedLink.objects.filter(tag=target).values_list("content_object_id", flat=True))
     TaggedLink.objects.bulk_create(
-        [TaggedLink(content_object_id=lid, tag=target, origin=origin) for lid, origin in rows],
+        [TaggedLink(content_object_id=lid, tag=target, origin=origin) for lid, origin, _ in rows],
         ignore_conflicts=True,
     )
     Tag.objects.filter(pk__in=source_ids).delete()
+    # Audited as what happened to each link: the source tag off, the target tag on (once).
+    added = sorted({(lid, target.name) for lid, _, _ in rows if lid not in had_target})
+    _audit_tags(added=added, removed=[(lid, name, origin) for lid, origin, name in rows])
     return target
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from ..models import MetricPoint, ModelVersion, Stage, Suggestion, TagDecision
@@ -70,29 +70,38 @@ def _override(version: ModelVersion, since, until) -> tuple[float | None, int]:
     decisions = TagDecision.objects.filter(link_id__in=scored_links, at__gte=since, at__lt=until).exclude(
         action=TagDecision.Action.AUTO_APPLY
     )
-    total = decisions.count()
-    if not total:
-        return None, 0
     suggested = set(
         Suggestion.objects.filter(model_version=version, visible=True).values_list("link_id", "tag_key")
     )
-    against = 0
-    for link_id, key, action, suggestion_id in decisions.values_list(
-        "link_id", "tag_key", "action", "suggestion_id"
-    ):
+    first_scored = dict(
+        Suggestion.objects.filter(model_version=version, visible=True)
+        .values("link_id")
+        .annotate(first=Min("created_at"))
+        .values_list("link_id", "first")
+    )
+    against = total = 0
+    rows = decisions.values_list("link_id", "tag_key", "action", "suggestion_id", "at")
+    for link_id, key, action, suggestion_id, at in rows:
+        if action == TagDecision.Action.ADD and at < first_scored.get(link_id, at):
+            continue  # a tag typed before the model scored the link is no miss of the model's
+        total += 1
         if action == TagDecision.Action.REJECT:
             against += 1
         elif action == TagDecision.Action.REMOVE and suggestion_id is not None:
             against += 1  # took off a tag the model applied
         elif action == TagDecision.Action.ADD and (link_id, key) not in suggested:
             against += 1  # the model missed it
-    return against / total, total
+    return (against / total if total else None), total
 
 
 def _precision_at_3(version: ModelVersion, since, until) -> tuple[float | None, int]:
-    rows = Suggestion.objects.filter(
-        model_version=version, visible=True, decided_at__gte=since, decided_at__lt=until
-    ).values_list("link_id", "score", "status")
+    rows = (
+        Suggestion.objects.filter(
+            model_version=version, visible=True, decided_at__gte=since, decided_at__lt=until
+        )
+        .exclude(status=Suggestion.Status.EXPIRED)
+        .values_list("link_id", "score", "status")
+    )
     per_link: dict[int, list[tuple[float, str]]] = defaultdict(list)
     for link_id, score, status in rows:
         per_link[link_id].append((score, status))

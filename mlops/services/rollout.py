@@ -65,8 +65,10 @@ def rollout_check() -> dict[str, str]:
                     version=canary, to_stage=Stage.PRODUCTION, actor=None, reason=figures, automatic=True
                 )
                 done["canary"] = f"v{canary.number} to production"
-    from .training import retrain_due, training_request
+    from .training import retrain_due, training_request, training_runs_sweep
 
+    if training_runs_sweep():
+        done["sweep"] = "stale training runs ended"
     if retrain_due():
         run = training_request(trigger=TrainingRun.Trigger.DECISIONS)
         done["training"] = f"run {run.pk} queued"

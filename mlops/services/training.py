@@ -20,6 +20,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -92,7 +93,7 @@ def dataset_examples(path: str | Path) -> Dataset:
     from ..training.data import load_jsonl
 
     try:
-        examples = load_jsonl(path)
+        examples = [_normalised(e) for e in load_jsonl(path)]
     except FileNotFoundError:
         raise ValidationError({"dataset": f"No such file: {path}"}) from None
     except ValueError as exc:
@@ -102,6 +103,19 @@ def dataset_examples(path: str | Path) -> Dataset:
     return Dataset(
         examples=examples, summary={"source": f"dataset {Path(path).name}", "examples": len(examples)}
     )
+
+
+def _normalised(example):
+    """The URL as LinkHub stores it, so the holdout (a hash of the URL) is the same whether a
+    link comes from a dataset file or from people's saved links."""
+    from dataclasses import replace
+
+    from linkhub.links.normalize import normalize_url
+
+    try:
+        return replace(example, url=normalize_url(example.url))
+    except ValidationError:
+        return example
 
 
 @transaction.atomic
@@ -138,10 +152,12 @@ def _progress(run: TrainingRun):
 
 def training_run(*, run_id: int) -> TrainingRun:
     """Carry out one training run; every outcome ends the row (succeeded, skipped or failed)."""
+    claimed = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.PENDING).update(
+        status=TrainingRun.Status.RUNNING, started_at=timezone.now()
+    )
     run = TrainingRun.objects.get(pk=run_id)
-    if run.is_finished:
+    if not claimed:  # finished, or already running elsewhere
         return run
-    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING, started_at=timezone.now())
     try:
         version, message, status = _train(run)
     except ValidationError as exc:
@@ -170,7 +186,16 @@ def _train(run: TrainingRun) -> tuple[ModelVersion | None, str, str]:
     fingerprint = data.fingerprint(dataset.examples)
     TrainingRun.objects.filter(pk=run.pk).update(fingerprint=fingerprint)
     if not run.dataset:
-        same = ModelVersion.objects.filter(data_fingerprint=fingerprint).order_by("-number").first()
+        same = next(
+            (
+                v
+                for v in ModelVersion.objects.filter(data_fingerprint=fingerprint)
+                .exclude(stage=Stage.RETIRED)
+                .order_by("-number")
+                if default_storage.exists(v.artifact_path)
+            ),
+            None,
+        )
         if same is not None:
             return (
                 None,
@@ -201,9 +226,16 @@ def _train(run: TrainingRun) -> tuple[ModelVersion | None, str, str]:
         try:
             production_metrics = metrics.evaluate(registry.model_load(production), holdout)
             production_metrics.pop("per_tag", None)
-        except Exception as exc:
+        except Exception as exc:  # the gate fails closed below
             logger.warning("could not evaluate production v%s: %s", production.number, exc)
+            production_error = f"{type(exc).__name__}: {exc}"
     gate = registry.gate_check(candidate=result, production=production_metrics, policy=policy)
+    if production is not None and production_metrics is None:
+        gate.update(
+            passed=False,
+            reason=f"production v{production.number} could not be evaluated ({production_error}); "
+            "nothing moves forward until it can be compared",
+        )
     if production is not None:
         gate["production_version"] = production.number
     blob = artifact.dump(model)
@@ -274,3 +306,24 @@ def retrain_due() -> bool:
     if last is not None:
         decisions = decisions.filter(at__gt=last.created_at)
     return decisions.count() >= policy.retrain_after_decisions
+
+
+def training_runs_sweep(*, running_hours: float = 2.0, pending_hours: float = 1.0) -> int:
+    """End runs whose worker died (running too long); queue again those never picked up."""
+    from datetime import timedelta
+
+    from ..tasks import train_tag_model
+
+    now = timezone.now()
+    stale = TrainingRun.objects.filter(
+        status=TrainingRun.Status.RUNNING, started_at__lt=now - timedelta(hours=running_hours)
+    ).update(
+        status=TrainingRun.Status.FAILED,
+        finished_at=now,
+        message=f"The training worker stopped answering (running for more than {running_hours:g} h).",
+    )
+    for run_id in TrainingRun.objects.filter(
+        status=TrainingRun.Status.PENDING, created_at__lt=now - timedelta(hours=pending_hours)
+    ).values_list("pk", flat=True):
+        train_tag_model.delay(run_id)
+    return stale

@@ -206,3 +206,21 @@ def test_imports_of_many_links_audit_in_bulk(alice):
     )
     link_services.import_run(job_id=job.pk)
     assert TagDecision.objects.filter(source="import").count() == 600
+
+
+def test_merging_tags_and_the_admin_are_audited_too(alice, make_link, admin_client):
+    from linkhub.links.models import Tag
+
+    a = make_link(alice, "https://example.com/a", tags=["py"])
+    b = make_link(alice, "https://example.com/b", tags=["py", "python"])
+    link_services.tag_merge(
+        owner=alice, sources=[Tag.objects.get(owner=alice, name="py")], target_name="python"
+    )
+    assert rows(a)[-2:] == [("python", "add", "cli", "alice"), ("py", "remove", "cli", "alice")]
+    assert rows(b)[-1] == ("py", "remove", "cli", "alice")  # it already had the target
+    # The admin cannot edit tag rows, and deleting a tag there is audited.
+    tag = Tag.objects.get(owner=alice, name="python")
+    assert admin_client.get("/admin/links/taggedlink/add/").status_code == 403
+    response = admin_client.post(f"/admin/links/tag/{tag.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert rows(a)[-1] == ("python", "remove", "admin", "admin")
