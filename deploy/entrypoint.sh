@@ -6,6 +6,10 @@
 # the worker and beat wait for web to be healthy (docker-compose.yml), which is after it migrated.
 set -eu
 
+# prometheus_client's multiprocess files (linkhub/metrics.py): each start of the container counts
+# from zero, without the files of the processes of its previous run.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"; fi
+
 python - <<'PY'
 import os
 import sys

@@ -9,6 +9,7 @@ a list request's CPU time, measured with bench/api.py).
 from __future__ import annotations
 
 import gc
+import os
 
 preload_app = True
 
@@ -21,3 +22,11 @@ def pre_fork(server, worker):
 def post_fork(server, worker):
     # Fewer, larger young-generation collections: requests allocate in bursts and then free it all.
     gc.set_threshold(50_000, 20, 20)
+
+
+def child_exit(server, worker):
+    # Multiprocess metrics (linkhub/metrics.py): a worker's live gauges go with it.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

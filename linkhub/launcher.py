@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +34,28 @@ def _ensure_admin(var_dir: Path) -> str:
     path.write_text(f"admin\n{password}\n")
     path.chmod(0o600)
     return f"Admin user created: admin / {password}  (also saved in {path})"
+
+
+def _metrics_env(var_dir: Path, env: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each process group's own, emptied, multiprocess directory, and each worker's metrics port.
+
+    The web app's /metrics adds up its gunicorn workers' files; each Celery worker serves its own
+    (linkhub/metrics.py). Files of an earlier run would add stale counts, hence emptied."""
+    root = Path(env.get("PROMETHEUS_MULTIPROC_DIR") or var_dir / "prometheus")
+    port = int(env.get("LINKHUB_WORKER_METRICS_PORT") or 9808)
+    groups: dict[str, dict[str, str]] = {
+        "web": {},
+        "worker": {"LINKHUB_WORKER_METRICS_PORT": str(port)},
+        "ml-worker": {"LINKHUB_WORKER_METRICS_PORT": str(port + 1 if port else 0)},
+    }
+    for name, group_env in groups.items():
+        path = root / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        group_env["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+        if name != "web":
+            group_env["LINKHUB_WORKER_METRICS_ADDR"] = env.get("LINKHUB_WORKER_METRICS_ADDR", "127.0.0.1")
+    return groups
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
     py = sys.executable
     env = dict(os.environ)
+    metrics_env = _metrics_env(settings.VAR_DIR, env)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # beat counts nothing worth serving
     commands = {
         "worker": [
             py,
@@ -133,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
     }
     for name, cmd in commands.items():
-        procs.append((name, subprocess.Popen(cmd, env=env)))
+        procs.append((name, subprocess.Popen(cmd, env={**env, **metrics_env.get(name, {})})))
 
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
@@ -144,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         "  Open it, sign up, and save a link.",
         f"  {admin_line}",
         f"  Admin: http://{host}:{args.port}/admin/   API docs: http://{host}:{args.port}/api/docs/",
+        f"  Metrics: http://{host}:{args.port}/metrics, and the workers' on ports "
+        f"{metrics_env['worker']['LINKHUB_WORKER_METRICS_PORT']} and "
+        f"{metrics_env['ml-worker']['LINKHUB_WORKER_METRICS_PORT']} (0: off)",
         f"  Database: {engine}   Data: {settings.VAR_DIR}",
         "  Stop with Ctrl-C.",
         "=" * 72,

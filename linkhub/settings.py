@@ -269,6 +269,24 @@ SNAPSHOT_TIME_LIMIT = env.int("SNAPSHOT_TIME_LIMIT", default=150)
 # A RUNNING snapshot whose heartbeat is older than this lost its worker.
 SNAPSHOT_LEASE_SECONDS = env.int("SNAPSHOT_LEASE_SECONDS", default=180)
 
+# --- Metrics (linkhub/metrics.py) -------------------------------------------------------------
+# prometheus_client's multiprocess mode: each process of a group (gunicorn's workers; a Celery
+# worker and its pool processes) writes its counts to files here, and the group's /metrics adds
+# them up. One empty directory per group: the run command gives var/prometheus/<group>, Docker
+# /tmp/prometheus in each container. Unset, each process counts in memory (runserver, commands).
+# prometheus_client reads the variable itself when first imported, which is after this module.
+if TESTING:
+    # The test process counts in memory, and never into the directory of a running LinkHub; tests
+    # give the processes they start directories of their own.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# Every Celery worker serves its own /metrics on this port (0: not at all). All interfaces by
+# default, so that Prometheus reaches it on the compose network; the run command uses loopback.
+LINKHUB_WORKER_METRICS_PORT = env.int("LINKHUB_WORKER_METRICS_PORT", default=9808)
+LINKHUB_WORKER_METRICS_ADDR = env.str("LINKHUB_WORKER_METRICS_ADDR", default="0.0.0.0")  # noqa: S104
+
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -287,3 +305,13 @@ LOGGING = {
 
 # Serve static files straight from the app folders (no collectstatic) when asked: tests, dev.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG or TESTING)
+
+# --- Drift, data quality and alerts -----------------------------------------------------------
+DRIFT_WINDOW_DAYS = env.int("DRIFT_WINDOW_DAYS", default=7)  # links saved in the last N days
+QUALITY_MAX_EMPTY_TEXT_RATE = env.float("QUALITY_MAX_EMPTY_TEXT_RATE", default=0.2)
+QUALITY_MAX_FAILURE_RATE = env.float("QUALITY_MAX_FAILURE_RATE", default=0.2)
+QUALITY_MAX_SUSPECT_RATE = env.float("QUALITY_MAX_SUSPECT_RATE", default=0.1)
+# Alerts and pipeline health are checked every few minutes: not behind a training run on the ml
+# worker. The drift check loads the model, so it stays on the ml queue.
+CELERY_TASK_ROUTES["mlops.tasks.evaluate_alerts"] = {"queue": "default"}
+CELERY_TASK_ROUTES["mlops.tasks.record_data_quality"] = {"queue": "default"}

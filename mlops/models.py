@@ -1,11 +1,11 @@
 """The tag model's life cycle: versions and their stages, suggestions, audited decisions, the
-policy, training runs and metric history.
+policy, training runs, metric history, drift checks and alerts.
 
-Audit rows (``TagDecision``, ``StageEvent``, ``PolicyChange``) are append-only: their model
-refuses updates and deletes, their queryset refuses bulk ones, the admin shows them read-only,
-and on PostgreSQL a trigger refuses UPDATE and DELETE as well. They keep plain copies of what
-they refer to (the link's URL, the actor's name), so they stay readable when a link or a user is
-deleted, and refer to those rows without a database constraint.
+Audit rows (``TagDecision``, ``StageEvent``, ``PolicyChange``, ``AlertRuleChange``) are
+append-only: their model refuses updates and deletes, their queryset refuses bulk ones, the admin
+shows them read-only, and on PostgreSQL a trigger refuses UPDATE and DELETE as well. They keep
+plain copies of what they refer to (the link's URL, the actor's name), so they stay readable when a
+link or a user is deleted, and refer to those rows without a database constraint.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ class ModelVersion(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     per_tag = models.JSONField(default=dict, blank=True)
     gate = models.JSONField(default=dict, blank=True)
+    # The training data's profile, for drift checks (mlops/training/drift.py describes it).
+    reference = models.JSONField(default=dict, blank=True)
     train_seconds = models.FloatField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
@@ -339,3 +341,209 @@ class MetricPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value:.4g} at {self.recorded_at:%Y-%m-%d %H:%M}"
+
+
+# --- drift and data quality ---------------------------------------------------------------------
+
+
+class DriftRun(models.Model):
+    """One check of the recent window's inputs and outputs against the production version's
+    training reference, with the data-quality checks of the same window."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "schedule"
+        MANUAL = "manual", "by hand"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+        SKIPPED = "skipped", "skipped"
+
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reference_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="drift_runs"
+    )
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    n_current = models.PositiveIntegerField(default=0)  # links in the window
+    message = models.TextField(blank=True)
+    drifted = models.BooleanField(default=False)  # any feature drifted (data quality aside)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # set by the worker that claims the run
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"drift run {self.pk} ({self.trigger}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != self.Status.RUNNING
+
+
+class DriftResult(models.Model):
+    """One feature's check in a drift run: the method its data allowed, the statistic, the verdict."""
+
+    class Kind(models.TextChoices):
+        NUMERIC = "numeric", "numeric"
+        CATEGORICAL = "categorical", "categorical"
+        TEXT = "text", "text"
+        PREDICTION = "prediction", "prediction"
+        QUALITY = "quality", "data quality"
+
+    class Method(models.TextChoices):
+        KS = "ks", "Kolmogorov–Smirnov"
+        CHI2 = "chi2", "chi-square"
+        PSI = "psi", "population stability index"
+        DOMAIN_CLASSIFIER = "domain_classifier", "domain classifier (ROC AUC)"
+        RATE = "rate", "rate"
+        INSUFFICIENT_DATA = "insufficient_data", "insufficient data"
+
+    run = models.ForeignKey(DriftRun, on_delete=models.CASCADE, related_name="results")
+    feature = models.CharField(max_length=60)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    method = models.CharField(max_length=20, choices=Method.choices)
+    statistic = models.FloatField(null=True, blank=True)  # KS D, chi-square, PSI, AUC or a rate
+    p_value = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField()  # p-value below, or statistic at or above (a rate: above)
+    drifted = models.BooleanField(default=False)
+    n_reference = models.PositiveIntegerField(default=0)
+    n_current = models.PositiveIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)  # {"reason": why this method, ...}
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "feature"], name="driftresult_unique_feature")]
+
+    def __str__(self) -> str:
+        value = "—" if self.statistic is None else f"{self.statistic:.4g}"
+        return f"{self.feature}: {self.method} {value}{' (drift)' if self.drifted else ''}"
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+class AlertRule(models.Model):
+    """Watches one metric: the mean of its points over the window, compared with a threshold.
+    Model owners edit, snooze and disable rules; every edit is an ``AlertRuleChange``."""
+
+    class Comparison(models.TextChoices):
+        GT = "gt", ">"
+        GE = "ge", "≥"
+        LT = "lt", "<"
+        LE = "le", "≤"
+
+    class Severity(models.TextChoices):
+        INFO = "info", "info"
+        WARNING = "warning", "warning"
+        CRITICAL = "critical", "critical"
+
+    name = models.CharField(max_length=120, unique=True)
+    metric = models.CharField(max_length=80, db_index=True)  # a MetricPoint name
+    comparison = models.CharField(max_length=2, choices=Comparison.choices)  # fires when value <op> threshold
+    threshold = models.FloatField()
+    window_minutes = models.PositiveIntegerField(default=60)
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.WARNING)
+    enabled = models.BooleanField(default=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    notify_emails = models.JSONField(default=list, blank=True)
+    notify_webhook = models.URLField(max_length=500, blank=True)  # Slack-compatible JSON is posted
+    retrain_on_fire = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.metric} {self.get_comparison_display()} {self.threshold:g})"
+
+    def breaches(self, value: float) -> bool:
+        return {
+            self.Comparison.GT: value > self.threshold,
+            self.Comparison.GE: value >= self.threshold,
+            self.Comparison.LT: value < self.threshold,
+            self.Comparison.LE: value <= self.threshold,
+        }[self.Comparison(self.comparison)]
+
+    def is_snoozed(self, at=None) -> bool:
+        return self.snoozed_until is not None and self.snoozed_until > (at or timezone.now())
+
+
+class AlertRuleChange(AppendOnly):
+    """An edit of an alert rule (creation, thresholds, snooze, disable): who, what, when, why."""
+
+    rule = models.ForeignKey(
+        AlertRule, on_delete=models.DO_NOTHING, db_constraint=False, related_name="changes"
+    )
+    rule_name = models.CharField(max_length=120)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150)
+    changes = models.JSONField()  # {field: [old, new]}; a new rule's old values are null
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} changed {', '.join(self.changes)} of {self.rule_name!r}"
+
+
+class AlertEvent(models.Model):
+    """A rule that fired: open (firing, then perhaps acknowledged) until its metric recovers."""
+
+    class State(models.TextChoices):
+        FIRING = "firing", "firing"
+        ACKNOWLEDGED = "acknowledged", "acknowledged"
+        RESOLVED = "resolved", "resolved"
+
+    OPEN = (State.FIRING, State.ACKNOWLEDGED)
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="events")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.FIRING, db_index=True)
+    message = models.TextField()  # what went wrong, what was expected, what was seen, over which window
+    observed = models.FloatField()
+    breach_started_at = models.DateTimeField()  # the first breaching point
+    fired_at = models.DateTimeField(default=timezone.now, db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)  # why it closed: the metric recovered, the rule was disabled
+    notifications = models.JSONField(default=list, blank=True)  # [{channel, ok, detail, at}]
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule"],
+                condition=models.Q(state__in=["firing", "acknowledged"]),
+                name="alertevent_one_open_per_rule",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule.name}: {self.state} since {self.fired_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN

@@ -93,6 +93,39 @@ def can_see_models(user: AbstractBaseUser | AnonymousUser) -> bool:
     return True
 
 
+def dashboard_access(user: AbstractBaseUser | AnonymousUser) -> str:
+    """Who may see the dashboard and what they may do there: "manage" for model owners (and
+    superusers: acknowledge and snooze alerts), "review" for reviewers (acknowledge), "view" for
+    other staff; everyone else gets a 404, as on the model pages."""
+    if not user.is_authenticated:
+        raise Http404
+    if is_model_owner(user) or getattr(user, "is_superuser", False):
+        return "manage"
+    if is_reviewer(user):
+        return "review"
+    if getattr(user, "is_staff", False):
+        return "view"
+    raise Http404
+
+
+def may_acknowledge_alerts(access: str) -> bool:
+    """Model owners and reviewers acknowledge alerts; other staff only look."""
+    return access in ("manage", "review")
+
+
+def may_snooze_alerts(access: str) -> bool:
+    """Model owners own the alert rules, so only they snooze them."""
+    return access == "manage"
+
+
+def can_see_dashboard(user: AbstractBaseUser | AnonymousUser) -> bool:
+    try:
+        dashboard_access(user)
+    except Http404:
+        return False
+    return True
+
+
 def model_version_list() -> QuerySet[ModelVersion]:
     return ModelVersion.objects.select_related("parent").order_by("-number")
 

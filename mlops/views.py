@@ -1,12 +1,17 @@
 """Web pages of the tag model: decisions on suggestion chips, the model list with training and
-stage changes, and model cards. Parse, call a selector or a service, render.
+stage changes, model cards, and the dashboard (charts of the model's metrics, drift, stage
+changes and alerts, drawn in the browser from one JSON view). Parse, call a selector or a
+service, render.
 
 The chip buttons post here with ``fetch`` (JSON back, with the link's chips re-rendered) or, when
 JavaScript is off, as a plain form (a redirect back, with a message). The model pages are for
-model owners; other staff may look but not act; everyone else gets a 404.
+model owners; other staff may look but not act; everyone else gets a 404. The dashboard is
+also open to reviewers, who may acknowledge alerts; only model owners snooze them.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,17 +23,20 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from linkhub.links import selectors as link_selectors
 from linkhub.typing import AuthedRequest
 
+from . import dashboard as dashboard_selectors
 from . import selectors
 from .models import TagDecision, TrainingRun
-from .services import decisions, registry, training
+from .services import alerts, decisions, registry, training
 from .templatetags.mlops_tags import chips_context
 
 VERSIONS_PER_PAGE = 50
+SNOOZE = timedelta(hours=1)
 DONE: dict[str, str] = {
     TagDecision.Action.ACCEPT.value: "Accepted “{tag}”.",
     TagDecision.Action.REJECT.value: "Rejected “{tag}”; it will not be suggested for this link again.",
@@ -214,3 +222,78 @@ def rollback(request: AuthedRequest, number: int) -> HttpResponse:
                 request, f"v{version.number} was rolled back; v{serving.number} is in production again."
             )
     return _back(request, reverse("mlops:models"))
+
+
+# --- the dashboard ----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard(request: AuthedRequest) -> HttpResponse:
+    """The page: the charts' frames (``dashboard.js`` fills them from ``dashboard_data``) and the
+    open alerts, with their buttons for those who may use them."""
+    access = selectors.dashboard_access(request.user)
+    return render(
+        request,
+        "mlops/dashboard.html",
+        {
+            "alerts": dashboard_selectors.alerts_open(),
+            "can_acknowledge": selectors.may_acknowledge_alerts(access),
+            "can_snooze": selectors.may_snooze_alerts(access),
+            "can_see_versions": selectors.can_see_models(request.user),
+            "online_metrics": dashboard_selectors.ONLINE_METRICS,
+            "window_days": dashboard_selectors.WINDOW_DAYS,
+            "snooze_minutes": int(SNOOZE.total_seconds() // 60),
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_GET
+@never_cache
+def dashboard_data(request: AuthedRequest) -> JsonResponse:
+    """Every series the dashboard's charts draw (see ``mlops.dashboard.dashboard_data``)."""
+    selectors.dashboard_access(request.user)
+    return JsonResponse(dashboard_selectors.dashboard_data())
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request: AuthedRequest, pk: int) -> HttpResponse:
+    access = selectors.dashboard_access(request.user)
+    event = dashboard_selectors.alert_event_get(pk=pk)
+    if not selectors.may_acknowledge_alerts(access):
+        messages.error(request, "Only model owners and reviewers may acknowledge alerts.")
+        return _back(request, reverse("mlops:dashboard"))
+    try:
+        alerts.alert_acknowledge(event=event, actor=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _message(exc))
+    except alerts.AlertStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Acknowledged the alert of “{event.rule.name}”.")
+    return _back(request, reverse("mlops:dashboard"))
+
+
+@login_required
+@require_POST
+def alert_snooze(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Snooze an alert rule for an hour (``SNOOZE``)."""
+    access = selectors.dashboard_access(request.user)
+    rule = dashboard_selectors.alert_rule_get(pk=pk)
+    if not selectors.may_snooze_alerts(access):
+        messages.error(request, "Only model owners may snooze alert rules.")
+        return _back(request, reverse("mlops:dashboard"))
+    until = timezone.now() + SNOOZE
+    try:
+        alerts.alert_snooze(
+            rule=rule, until=until, actor=request.user, reason="Snoozed for an hour on the dashboard."
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _message(exc))
+    else:
+        local = timezone.localtime(until)
+        messages.success(request, f"Snoozed “{rule.name}” until {local:%Y-%m-%d %H:%M}.")
+    return _back(request, reverse("mlops:dashboard"))

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from linkhub import metrics
 from linkhub.links.models import Link
 from linkhub.links.services import link_search_refresh
 
@@ -218,6 +219,7 @@ def snapshot_fail(*, snapshot_id: int, reason: str, detail: str, provenance: dic
     snapshot.status = Snapshot.Status.FAILED
     snapshot.finished_at = now
     snapshot.save()
+    metrics.snapshot_ended(outcome="suspect" if reason == FailureReason.SUSPECT else "failed", reason=reason)
     logger.info("snapshot %s failed for good after %s attempt(s): %s", snapshot_id, snapshot.attempts, reason)
     return Outcome(snapshot.status)
 
@@ -290,6 +292,7 @@ def snapshot_complete(
     snapshot.failure_reason = snapshot.failure_detail = ""
     snapshot.finished_at = timezone.now()
     snapshot.save(update_fields=["status", "failure_reason", "failure_detail", "finished_at"])
+    metrics.snapshot_ended(outcome="succeeded", timings=provenance.get("timings"))
     _link_content_refresh(link=snapshot.link)
     from mlops.services.suggest import suggestions_request  # the text may change the suggestions
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ..models import MetricPoint, ModelVersion, Stage, StageEvent, Suggestion, TagDecision, TrainingRun
+from ..models import (
+    AlertEvent,
+    AlertRule,
+    DriftResult,
+    DriftRun,
+    MetricPoint,
+    ModelVersion,
+    Stage,
+    StageEvent,
+    Suggestion,
+    TagDecision,
+    TrainingRun,
+)
 
 
 class SuggestionSerializer(serializers.ModelSerializer):
@@ -140,3 +152,134 @@ class MetricPointSerializer(serializers.ModelSerializer):
     class Meta:
         model = MetricPoint
         fields = ["name", "version", "value", "count", "window_start", "window_end", "labels", "recorded_at"]
+
+
+# --- drift and alerts ---------------------------------------------------------------------------
+
+
+class DriftResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DriftResult
+        fields = [
+            "feature",
+            "kind",
+            "method",
+            "statistic",
+            "p_value",
+            "threshold",
+            "drifted",
+            "n_reference",
+            "n_current",
+            "details",
+        ]
+
+
+class DriftRunSerializer(serializers.ModelSerializer):
+    reference_version = serializers.IntegerField(
+        source="reference_version.number", allow_null=True, default=None
+    )
+    requested_by = serializers.CharField(source="requested_by.username", allow_null=True, default=None)
+    results = DriftResultSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = DriftRun
+        fields = [
+            "id",
+            "trigger",
+            "status",
+            "reference_version",
+            "window_start",
+            "window_end",
+            "n_current",
+            "drifted",
+            "message",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "results",
+        ]
+
+
+class AlertRuleSerializer(serializers.ModelSerializer):
+    updated_by = serializers.CharField(source="updated_by.username", allow_null=True, default=None)
+    snoozed = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "id",
+            "name",
+            "metric",
+            "comparison",
+            "threshold",
+            "window_minutes",
+            "severity",
+            "enabled",
+            "snoozed_until",
+            "snoozed",
+            "notify_emails",
+            "notify_webhook",
+            "retrain_on_fire",
+            "description",
+            "updated_by",
+            "updated_at",
+        ]
+
+    def get_snoozed(self, obj: AlertRule) -> bool:
+        return obj.is_snoozed()
+
+
+class AlertRuleInSerializer(serializers.Serializer):
+    """A new rule (name, metric, comparison and threshold required) or the fields to change."""
+
+    name = serializers.CharField(max_length=120, required=False)
+    metric = serializers.CharField(max_length=80, required=False)
+    comparison = serializers.ChoiceField(choices=AlertRule.Comparison.choices, required=False)
+    threshold = serializers.FloatField(required=False)
+    window_minutes = serializers.IntegerField(min_value=1, required=False)
+    severity = serializers.ChoiceField(choices=AlertRule.Severity.choices, required=False)
+    enabled = serializers.BooleanField(required=False)
+    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    notify_emails = serializers.ListField(child=serializers.EmailField(), required=False, max_length=20)
+    notify_webhook = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    retrain_on_fire = serializers.BooleanField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class AlertRuleBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AlertRule
+        fields = ["id", "name", "metric", "comparison", "threshold", "window_minutes", "severity"]
+
+
+class AlertEventSerializer(serializers.ModelSerializer):
+    rule = AlertRuleBriefSerializer(read_only=True)
+    acknowledged_by = serializers.CharField(source="acknowledged_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = AlertEvent
+        fields = [
+            "id",
+            "rule",
+            "state",
+            "message",
+            "observed",
+            "breach_started_at",
+            "fired_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "resolved_at",
+            "resolution",
+            "notifications",
+        ]
+
+
+class AlertTimingsSerializer(serializers.Serializer):
+    mttd_seconds = serializers.FloatField(allow_null=True, help_text="mean of fired − breach started")
+    mtta_seconds = serializers.FloatField(allow_null=True, help_text="mean of acknowledged − fired")
+    mttr_seconds = serializers.FloatField(allow_null=True, help_text="mean of resolved − fired")
+    n = serializers.IntegerField(help_text="events fired in the period")
+    n_acknowledged = serializers.IntegerField()
+    n_resolved = serializers.IntegerField()

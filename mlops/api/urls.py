@@ -12,4 +12,12 @@ urlpatterns = [
     path("mlops/models/<int:number>/rollback/", views.ModelRollbackView.as_view(), name="api-model-rollback"),
     path("mlops/training/<int:pk>/", views.TrainingRunView.as_view(), name="api-training-run"),
     path("mlops/metrics/", views.MetricsView.as_view(), name="api-metrics"),
+    path("mlops/drift/", views.DriftListView.as_view(), name="api-drift"),
+    path("mlops/drift/run/", views.DriftRunView.as_view(), name="api-drift-run"),
+    path("mlops/drift/<int:pk>/", views.DriftDetailView.as_view(), name="api-drift-detail"),
+    path("mlops/alerts/", views.AlertListView.as_view(), name="api-alerts"),
+    path("mlops/alerts/timings/", views.AlertTimingsView.as_view(), name="api-alert-timings"),
+    path("mlops/alerts/<int:pk>/ack/", views.AlertAckView.as_view(), name="api-alert-ack"),
+    path("mlops/alert-rules/", views.AlertRuleListView.as_view(), name="api-alert-rules"),
+    path("mlops/alert-rules/<int:pk>/", views.AlertRuleDetailView.as_view(), name="api-alert-rule"),
 ]

@@ -22,13 +22,29 @@ from linkhub.accounts.roles import is_model_owner, is_reviewer
 from linkhub.api import Pagination
 from linkhub.links.models import Link
 
-from ..models import MetricPoint, ModelVersion, Suggestion, TagDecision, TrainingRun
+from ..models import (
+    AlertEvent,
+    AlertRule,
+    DriftRun,
+    MetricPoint,
+    ModelVersion,
+    Suggestion,
+    TagDecision,
+    TrainingRun,
+)
 from ..services import registry
+from ..services.alerts import AlertStateError, alert_acknowledge, alert_rule_save, alert_timings
 from ..services.decisions import decide
+from ..services.drift import drift_request
 from ..services.training import training_request
 from .serializers import (
+    AlertEventSerializer,
+    AlertRuleInSerializer,
+    AlertRuleSerializer,
+    AlertTimingsSerializer,
     DecisionInSerializer,
     DecisionSerializer,
+    DriftRunSerializer,
     MetricPointSerializer,
     ModelVersionSerializer,
     PromoteSerializer,
@@ -212,3 +228,170 @@ class MetricsView(APIView):
                 raise ValidationError({"since": "An ISO 8601 date and time, e.g. 2026-11-01T00:00:00Z."})
             rows = rows.filter(recorded_at__gte=since)
         return Response(MetricPointSerializer(rows[:5000], many=True).data)
+
+
+# --- drift and alerts -----------------------------------------------------------------------------
+# Reads: model owners, reviewers and staff. Drift checks and rule edits: model owners.
+# Acknowledging an alert: model owners and reviewers.
+
+
+def _readers_only(user, what: str) -> None:
+    if not _can_read_models(user):
+        raise PermissionDenied(f"Only model owners, reviewers and staff see {what}.")
+
+
+def _since(params) -> datetime | None:
+    if not params.get("since"):
+        return None
+    since = parse_datetime(params["since"])
+    if since is None:
+        raise ValidationError({"since": "An ISO 8601 date and time, e.g. 2026-11-01T00:00:00Z."})
+    return since
+
+
+class DriftListView(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(responses=DriftRunSerializer(many=True))
+    def get(self, request):
+        """Drift checks, newest first, each with its per-feature results."""
+        _readers_only(request.user, "drift checks")
+        rows = (
+            DriftRun.objects.select_related("reference_version", "requested_by")
+            .prefetch_related("results")
+            .order_by("-created_at", "-id")
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(DriftRunSerializer(page, many=True).data)
+
+
+class DriftDetailView(APIView):
+    @extend_schema(responses=DriftRunSerializer)
+    def get(self, request, pk: int):
+        _readers_only(request.user, "drift checks")
+        run = (
+            DriftRun.objects.select_related("reference_version", "requested_by")
+            .prefetch_related("results")
+            .filter(pk=pk)
+            .first()
+        )
+        if run is None:
+            raise Http404("No such drift check.")
+        return Response(DriftRunSerializer(run).data)
+
+
+class DriftRunView(APIView):
+    @extend_schema(request=None, responses={202: DriftRunSerializer})
+    def post(self, request):
+        """Queue a drift check now (the one already running, if any, is returned)."""
+        _owner_only(request.user)
+        run = drift_request(trigger=DriftRun.Trigger.API, actor=request.user)
+        return Response(DriftRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AlertListView(APIView):
+    pagination_class = Pagination
+    STATES = (*AlertEvent.State.values, "open")
+
+    @extend_schema(
+        responses=AlertEventSerializer(many=True),
+        parameters=[
+            OpenApiParameter(
+                "state",
+                OpenApiTypes.STR,
+                description="firing, acknowledged, resolved, or open (not resolved)",
+            )
+        ],
+    )
+    def get(self, request):
+        """Alert events, newest first."""
+        _readers_only(request.user, "alerts")
+        rows = AlertEvent.objects.select_related("rule", "acknowledged_by").order_by("-fired_at", "-id")
+        state = request.query_params.get("state")
+        if state:
+            if state not in self.STATES:
+                raise ValidationError({"state": f"Use one of: {', '.join(self.STATES)}."})
+            rows = rows.filter(state__in=AlertEvent.OPEN) if state == "open" else rows.filter(state=state)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(AlertEventSerializer(page, many=True).data)
+
+
+class AlertAckView(APIView):
+    @extend_schema(request=None, responses={200: AlertEventSerializer, 409: None})
+    def post(self, request, pk: int):
+        """Acknowledge an alert (model owners and reviewers); a resolved one is a 409."""
+        if not (is_model_owner(request.user) or is_reviewer(request.user) or request.user.is_superuser):
+            raise PermissionDenied("Only model owners and reviewers acknowledge alerts.")
+        event = AlertEvent.objects.filter(pk=pk).first()
+        if event is None:
+            raise Http404("No such alert.")
+        try:
+            event = alert_acknowledge(event=event, actor=request.user)
+        except AlertStateError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(AlertEventSerializer(event).data)
+
+
+class AlertTimingsView(APIView):
+    @extend_schema(
+        responses=AlertTimingsSerializer,
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME, description="events fired since")],
+    )
+    def get(self, request):
+        """Mean time to detect, acknowledge and resolve, in seconds."""
+        _readers_only(request.user, "alerts")
+        return Response(AlertTimingsSerializer(alert_timings(since=_since(request.query_params))).data)
+
+
+def _rule_changes(request) -> tuple[dict, str]:
+    data = AlertRuleInSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    values = dict(data.validated_data)
+    reason = values.pop("reason", "")
+    # Only what the client sent: a form post leaves out booleans it means to keep.
+    return {k: v for k, v in values.items() if k in request.data}, reason
+
+
+class AlertRuleListView(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(responses=AlertRuleSerializer(many=True))
+    def get(self, request):
+        _readers_only(request.user, "alert rules")
+        rows = AlertRule.objects.select_related("updated_by").order_by("name")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(AlertRuleSerializer(page, many=True).data)
+
+    @extend_schema(request=AlertRuleInSerializer, responses={201: AlertRuleSerializer})
+    def post(self, request):
+        """A new rule (model owners)."""
+        _owner_only(request.user)
+        changes, reason = _rule_changes(request)
+        rule = alert_rule_save(actor=request.user, changes=changes, reason=reason)
+        return Response(AlertRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+
+class AlertRuleDetailView(APIView):
+    def _rule(self, pk: int) -> AlertRule:
+        rule = AlertRule.objects.select_related("updated_by").filter(pk=pk).first()
+        if rule is None:
+            raise Http404("No such alert rule.")
+        return rule
+
+    @extend_schema(responses=AlertRuleSerializer)
+    def get(self, request, pk: int):
+        _readers_only(request.user, "alert rules")
+        return Response(AlertRuleSerializer(self._rule(pk)).data)
+
+    @extend_schema(request=AlertRuleInSerializer, responses=AlertRuleSerializer)
+    def patch(self, request, pk: int):
+        """Change a rule (model owners): thresholds, ``enabled`` to disable, ``snoozed_until`` to
+        snooze (null wakes it up)."""
+        _owner_only(request.user)
+        rule = self._rule(pk)
+        changes, reason = _rule_changes(request)
+        rule = alert_rule_save(actor=request.user, rule=rule, changes=changes, reason=reason)
+        return Response(AlertRuleSerializer(self._rule(rule.pk)).data)

@@ -22,6 +22,7 @@ from linkhub.accounts.roles import is_reviewer
 from linkhub.audit import current_actor, current_source
 from linkhub.links.models import Link, TaggedLink, TagOrigin, tag_key
 from linkhub.links.services import _tags_attach, tag_names_clean, tags_resolve
+from linkhub.metrics import suggestion_decided, tag_decisions_written
 
 from ..models import Suggestion, TagDecision
 
@@ -45,6 +46,7 @@ def _write(
     source: str,
     suggestion: Suggestion | None = None,
 ) -> TagDecision:
+    tag_decisions_written([(action, source)])
     return TagDecision.objects.create(
         link_id=link.pk,
         link_owner_id=link.owner_id,
@@ -76,6 +78,7 @@ def _close(suggestion: Suggestion | None, status: str) -> None:
     suggestion.status = status
     suggestion.decided_at = timezone.now()
     suggestion.save(update_fields=["status", "decided_at"])
+    suggestion_decided(outcome=status)
     # Older open suggestions of the same tag (from earlier versions) are answered too.
     Suggestion.objects.filter(
         link_id=suggestion.link_id, tag_key=suggestion.tag_key, visible=True, status__in=OPEN
@@ -230,7 +233,9 @@ def tag_changes_record(
     for status, ids in closed.items():
         if ids:
             Suggestion.objects.filter(pk__in=ids).update(status=status, decided_at=now)
+            suggestion_decided(outcome=status, count=len(ids))
     TagDecision.objects.bulk_create(rows, batch_size=500)
+    tag_decisions_written((row.action, row.source) for row in rows)
     return len(rows)
 
 

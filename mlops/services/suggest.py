@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from linkhub.links.models import Link, Tag, TaggedLink, TagOrigin, tag_key
 from linkhub.links.services import _tags_attach
+from linkhub.metrics import PREDICTION_SECONDS, suggestion_made
 
 from ..models import ModelVersion, Policy, Stage, Suggestion
 from . import registry
@@ -106,7 +107,8 @@ def suggest_for_link(*, link_id: int) -> list[Suggestion]:
     example = link_example(link)
     made: list[Suggestion] = []
     model = registry.model_load(serving)
-    ranked, _ = _ranked(model, example, vocabulary, blocked, policy)
+    with PREDICTION_SECONDS.labels(role="serving").time():
+        ranked, _ = _ranked(model, example, vocabulary, blocked, policy)
     with transaction.atomic():
         # Open suggestions of earlier scorings that this one no longer makes are expired.
         Suggestion.objects.filter(link=link, visible=True, status=Suggestion.Status.PROPOSED).exclude(
@@ -141,6 +143,7 @@ def _store(link, version, key, name, score, model, example, *, visible: bool) ->
         if existing.status == Suggestion.Status.EXPIRED:
             existing.status, existing.score = Suggestion.Status.PROPOSED, score
             existing.save(update_fields=["status", "score"])
+            suggestion_made(existing)
             return existing
         return existing if existing.status in (Suggestion.Status.PROPOSED,) else None
     explanation = []
@@ -153,7 +156,7 @@ def _store(link, version, key, name, score, model, example, *, visible: bool) ->
             logger.exception("explain failed for %s", name)
     try:
         with transaction.atomic():
-            return Suggestion.objects.create(
+            suggestion = Suggestion.objects.create(
                 link=link,
                 tag_name=name[:100],
                 tag_key=key[:200],
@@ -162,6 +165,8 @@ def _store(link, version, key, name, score, model, example, *, visible: bool) ->
                 visible=visible,
                 explanation=explanation,
             )
+            suggestion_made(suggestion)
+            return suggestion
     except IntegrityError:  # a concurrent scoring of the same link stored it first
         return None
 
@@ -178,7 +183,8 @@ def _shadow_scores(link, serving, vocabulary, blocked, example, policy) -> None:
             continue
         try:
             model = registry.model_load(version)
-            ranked, _ = _ranked(model, example, vocabulary, blocked, policy)
+            with PREDICTION_SECONDS.labels(role="shadow").time():
+                ranked, _ = _ranked(model, example, vocabulary, blocked, policy)
         except Exception:
             logger.exception("shadow scoring with v%s failed", version.number)
             continue

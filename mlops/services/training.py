@@ -27,9 +27,11 @@ from django.utils import timezone
 
 from linkhub.accounts.models import Profile
 from linkhub.links.models import Link, TaggedLink, TagOrigin
+from linkhub.metrics import training_run_ended
 
 from ..models import ModelVersion, Stage, TagDecision, TrainingRun
 from . import registry
+from .drift import reference_profile
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +174,7 @@ def training_run(*, run_id: int) -> TrainingRun:
     TrainingRun.objects.filter(pk=run.pk).update(
         status=status, message=message[:2000], version=version, finished_at=timezone.now()
     )
+    training_run_ended(status=status)
     run.refresh_from_db()
     return run
 
@@ -220,8 +223,10 @@ def _train(run: TrainingRun) -> tuple[ModelVersion | None, str, str]:
     progress(1, 1, "evaluating on the holdout")
     result = metrics.evaluate(model, holdout)
     per_tag = result.pop("per_tag", {})
+    reference = reference_profile(train_set, model, holdout=holdout)  # what drift checks compare with
     production = registry.in_stage(Stage.PRODUCTION)
     production_metrics = None
+    production_error = ""
     if production is not None:
         try:
             production_metrics = metrics.evaluate(registry.model_load(production), holdout)
@@ -263,6 +268,7 @@ def _train(run: TrainingRun) -> tuple[ModelVersion | None, str, str]:
         parent=production,
         actor=run.requested_by,
     )
+    ModelVersion.objects.filter(pk=version.pk).update(reference=reference)
     from .metrics import offline_metrics_record
 
     offline_metrics_record(version=version)

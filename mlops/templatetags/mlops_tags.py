@@ -100,6 +100,12 @@ def can_see_models(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 
 @register.filter
+def can_see_dashboard(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Model owners, reviewers and staff see the model dashboard."""
+    return bool(getattr(user, "is_authenticated", False)) and selectors.can_see_dashboard(user)
+
+
+@register.filter
 def explain_terms(explanation: Any, limit: int = 5) -> str:
     """``[[term, weight], ...]`` as "term (0.41), other (0.22)"."""
     parts = []

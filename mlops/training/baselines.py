@@ -100,7 +100,8 @@ class TfidfKnn(TagModel):
         idx, sims, _ = self._neighbours(examples)
         votes = np.einsum("nk,nkl->nl", sims, self.y[idx])
         total = sims.sum(axis=1, keepdims=True)
-        return np.divide(votes, total, out=np.zeros_like(votes), where=total > 0).astype(np.float64)
+        share = np.divide(votes, total, out=np.zeros_like(votes), where=total > 0).astype(np.float64)
+        return np.clip(share, 0.0, 1.0)  # float32 sums can land a hair above 1
 
     def explain(self, example: Example, tag: str, k: int = 5) -> list[tuple[str, float]]:
         """Shared features with the neighbours that carry the tag, as shares of the score."""

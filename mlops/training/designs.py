@@ -48,7 +48,7 @@ import numpy as np
 
 from .calibration import PlattCalibrator
 from .data import Example, hash_unit, label_counts
-from .metrics import evaluate_scores, label_matrix
+from .metrics import label_matrix, ranking_average_precision
 
 __all__ = [
     "DESIGNS",
@@ -304,7 +304,7 @@ class _CalibratedModel(TagModel):
                 oof[held_idx] = part._raw([examples[int(i)] for i in held_idx])
                 if steps is not None:
                     steps.step(f"{self.name}: cross-validation fold {f + 1}/{n_folds} (C={c})")
-            score = evaluate_scores(oof, self.labels, examples)["lrap"]
+            score = ranking_average_precision(oof, y)
             if best is None or score > best[0]:
                 best = (score, c, oof)
         assert best is not None

@@ -41,13 +41,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from sklearn.metrics import label_ranking_average_precision_score
 
 from .calibration import PlattCalibrator, sigmoid
 from .data import Example
 from .designs import DEFAULT_MIN_EXAMPLES, DesignUnavailable, Progress, Steps, TagModel, _CalibratedModel
 from .features import embedding_text
 from .linear import TfidfLogReg, fit_ovr_logreg
+from .metrics import ranking_average_precision
 
 __all__ = [
     "DEFAULT_ENCODER",
@@ -155,6 +155,11 @@ class MiniLMLogReg(_CalibratedModel):
         state.pop("_cache", None)
         return state
 
+    def _fresh(self, **overrides: Any) -> Self:
+        clone = super()._fresh(**overrides)
+        clone._cache = self._cache  # copy.copy goes through __getstate__, which drops it
+        return clone
+
     def _texts(self, example: Example, view: str) -> str:
         if view not in ("description", "title_description"):
             raise ValueError(f"unknown view {view!r}")
@@ -211,11 +216,6 @@ class MiniLMLogReg(_CalibratedModel):
 def _simplex(step: float) -> list[tuple[float, float, float]]:
     n = round(1 / step)
     return [(i / n, j / n, (n - i - j) / n) for i in range(n + 1) for j in range(n + 1 - i)]
-
-
-def _lrap(scores: np.ndarray, y: np.ndarray) -> float:
-    rows = y.sum(axis=1) > 0
-    return float(label_ranking_average_precision_score(y[rows], scores[rows])) if rows.any() else 0.0
 
 
 class MiniLMBlend(TagModel):
@@ -287,7 +287,7 @@ class MiniLMBlend(TagModel):
                     for w in _simplex(float(self.params["weight_step"])):
                         if w[2] and not self.params["tag_names"]:
                             continue
-                        score = _lrap(w[0] * oof_e + w[1] * oof_t + w[2] * oof_z, y)
+                        score = ranking_average_precision(w[0] * oof_e + w[1] * oof_t + w[2] * oof_z, y)
                         if best is None or score > best[0]:
                             best = (score, w, tau)
                 assert best is not None

@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction import FeatureHasher
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 from .data import Example
 
@@ -244,21 +245,45 @@ class TfidfFeatures(SparseFeatures):
 
 
 class HashedFeatures(SparseFeatures):
-    """The same blocks through the hashing trick: stateless, so partial_fit never re-vectorises."""
+    """The same blocks through the hashing trick: no vocabulary, so partial_fit never re-vectorises.
+
+    ``fit`` learns document frequencies per hash column once (sublinear TF-IDF, like
+    :class:`TfidfFeatures`); they stay frozen afterwards, and a column no fitted document had
+    gets the largest IDF, as a rare word should. Unfitted, it is sublinear TF without IDF.
+    """
 
     def __init__(self, *, snapshot_chars: int = SNAPSHOT_CHARS, n_bits: int = 18) -> None:
         self.snapshot_chars = snapshot_chars
         self.n_bits = n_bits
-        common: dict[str, Any] = {"alternate_sign": False, "dtype": np.float64}
+        common: dict[str, Any] = {"alternate_sign": False, "dtype": np.float64, "norm": None}
         self.word = HashingVectorizer(
-            ngram_range=(1, 2), stop_words="english", n_features=2**n_bits, norm="l2", **common
+            ngram_range=(1, 2), stop_words="english", n_features=2**n_bits, **common
         )
-        self.char = HashingVectorizer(
-            analyzer="char_wb", ngram_range=(3, 5), n_features=2**n_bits, norm="l2", **common
-        )
-        self.domain = HashingVectorizer(
-            analyzer=_domain_analyzer, n_features=2**10, norm=None, binary=True, **common
-        )
+        self.char = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), n_features=2**n_bits, **common)
+        self.domain = HashingVectorizer(analyzer=_domain_analyzer, n_features=2**10, binary=True, **common)
+        self.weighting: list[TfidfTransformer] | None = None
+
+    def fit(self, examples: Sequence[Example]) -> HashedFeatures:
+        texts = [model_text(ex, self.snapshot_chars) for ex in examples]
+        self.weighting = [
+            TfidfTransformer(sublinear_tf=True).fit(vectorizer.transform(texts))
+            for vectorizer in (self.word, self.char)
+        ]
+        return self
+
+    def transform(self, examples: Sequence[Example]) -> sp.csr_matrix:
+        texts = [model_text(ex, self.snapshot_chars) for ex in examples]
+        blocks = []
+        weighting = getattr(self, "weighting", None)  # artifacts written before IDF have none
+        for i, vectorizer in enumerate((self.word, self.char)):
+            counts = vectorizer.transform(texts)
+            if weighting is not None:
+                blocks.append(weighting[i].transform(counts))
+            else:
+                counts.data = 1.0 + np.log(counts.data)
+                blocks.append(normalize(counts))
+        blocks.append(self.domain.transform([ex.url for ex in examples]))
+        return sp.hstack(blocks, format="csr", dtype=np.float64)
 
     @property
     def n_features(self) -> int:

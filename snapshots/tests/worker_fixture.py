@@ -26,9 +26,16 @@ def start_worker(redis_server, settings, tmp_path):
     """Start ``celery worker`` as a real subprocess on this test's database, broker and storage."""
     procs: list[subprocess.Popen] = []
 
-    def start() -> subprocess.Popen:
+    def start(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         env = dict(os.environ)
+        # Metrics as deployed: the worker adds up its own multiprocess directory (its main and pool
+        # processes); it serves them only on a port a test asks for.
+        metrics_dir = tmp_path / f"prometheus-{len(procs)}"
+        metrics_dir.mkdir()
+        env.setdefault("LINKHUB_WORKER_METRICS_PORT", "0")
+        env.setdefault("LINKHUB_WORKER_METRICS_ADDR", "127.0.0.1")
         env.update(
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
             DATABASE_URL=_database_url(),
             MEDIA_ROOT=str(settings.MEDIA_ROOT),
             LINKHUB_VAR_DIR=str(django_settings.VAR_DIR),
@@ -38,6 +45,7 @@ def start_worker(redis_server, settings, tmp_path):
             SNAPSHOT_RETRY_BASE_SECONDS="0.5",
             DJANGO_ALLOW_ASYNC_UNSAFE="true",
         )
+        env.update(extra_env or {})
         if not django_settings.EMBEDDED_REDIS:
             env["REDIS_URL"] = django_settings.REDIS_URL
         log = open(tmp_path / f"worker-{len(procs)}.log", "wb")

@@ -144,3 +144,17 @@ def test_expected_calibration_error_by_hand():
     y = np.array([0, 1, 1, 1])
     assert expected_calibration_error(scores, y) == pytest.approx(0.5 * 0.4 + 0.5 * 0.05)
     assert expected_calibration_error(np.array([0.0, 1.0]), np.array([0, 1])) == pytest.approx(0.0)
+
+
+def test_vectorised_lrap_equals_sklearn_including_ties():
+    from sklearn.metrics import label_ranking_average_precision_score
+
+    from mlops.training.metrics import ranking_average_precision
+
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 5, size=(300, 12)).astype(float)  # many ties
+    y = (rng.uniform(size=scores.shape) < 0.15).astype(int)
+    y[np.arange(300), rng.integers(0, 12, size=300)] = 1
+    assert ranking_average_precision(scores, y) == pytest.approx(
+        label_ranking_average_precision_score(y, scores)
+    )

@@ -32,8 +32,8 @@ from django.utils.text import Truncator
 
 from linkhub.accounts.roles import is_model_owner, is_reviewer
 
-from . import selectors
-from .models import (
+from .. import selectors
+from ..models import (
     MetricPoint,
     ModelVersion,
     Policy,
@@ -45,9 +45,9 @@ from .models import (
     TagDecision,
     TrainingRun,
 )
-from .services import registry
-from .services.decisions import decide
-from .services.policy import EDITABLE, policy_update, policy_validate
+from ..services import registry
+from ..services.decisions import decide
+from ..services.policy import EDITABLE, policy_update, policy_validate
 
 # How many rows one action may act on: each is its own transaction, with row locks.
 MAX_PER_ACTION = 500

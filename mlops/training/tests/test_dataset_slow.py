@@ -1,0 +1,54 @@
+"""The default design on the shared dataset beats both baselines (slow: trains for real)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from mlops import training as T
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def dataset_path() -> Path:
+    """``$LINKHUB_DATASET``, else ``<repo>/../shared/datasets/awesome-selfhosted.jsonl``."""
+    env = os.environ.get("LINKHUB_DATASET")
+    return Path(env) if env else (REPO.parent / "shared" / "datasets" / "awesome-selfhosted.jsonl").resolve()
+
+
+@pytest.fixture(scope="module")
+def dataset() -> list[T.Example]:
+    path = dataset_path()
+    if not path.is_file():
+        pytest.skip(f"dataset not found at {path} (set LINKHUB_DATASET to a JSON Lines file)")
+    return T.load_jsonl(path)
+
+
+@pytest.mark.slow
+def test_default_design_beats_both_baselines_on_the_fixed_split(dataset):
+    train, test = T.split(dataset, test_size=0.25, seed=42)
+    design = T.default_design()
+    model = T.create_design(design).fit(train, min_examples=3)
+    ours = T.evaluate(model, test)
+    for baseline in T.BASELINES:
+        base = T.evaluate(T.create_design(baseline).fit(train, min_examples=3), test)
+        assert ours["recall_at_3"] > base["recall_at_3"], (
+            design,
+            baseline,
+            ours["recall_at_3"],
+            base["recall_at_3"],
+        )
+        assert ours["lrap"] > base["lrap"], (design, baseline)
+    # explanations are words of the link itself
+    example = next(ex for ex in test if ex.tags and ex.tags[0] in model.labels)
+    terms = model.explain(example, example.tags[0], k=5)
+    text = " ".join([example.title, example.description, example.text, example.url]).lower()
+    assert all(term in set(re.findall(r"\w+", text)) or term in text for term, _ in terms)
+    # the artifact reloads to the same scores (the embedding designs reload their encoder)
+    data = T.dump(model)
+    again = T.load(data, T.artifact_sha256(data))
+    for a, b in zip(again.predict_scores(test[:3]), model.predict_scores(test[:3]), strict=True):
+        assert a == pytest.approx(b, abs=1e-6)
