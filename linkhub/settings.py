@@ -190,6 +190,11 @@ SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
 # --- I18N -------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+
+# E-mail (alert notifications): EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="linkhub@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 USE_I18N = True
 USE_TZ = True
 

@@ -31,7 +31,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
 from linkhub.accounts.roles import is_model_owner, is_reviewer
@@ -106,7 +106,11 @@ def alert_message(rule: AlertRule, mean: float, count: int) -> str:
 
 def _points(rule: AlertRule, now: datetime):
     since = now - timedelta(minutes=rule.window_minutes)
-    return MetricPoint.objects.filter(name=rule.metric, recorded_at__gt=since, recorded_at__lte=now)
+    points = MetricPoint.objects.filter(name=rule.metric, recorded_at__gt=since, recorded_at__lte=now)
+    if rule.metric.startswith("online_"):
+        # Online metrics are per version: a rule watches the version people are served.
+        points = points.filter(Q(labels__stage="production") | ~Q(labels__has_key="stage"))
+    return points
 
 
 def _reading(rule: AlertRule, now: datetime) -> tuple[float, int] | None:
