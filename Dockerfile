@@ -24,7 +24,10 @@ WORKDIR /app
 
 # Requirements first, so that a code change does not reinstall every package.
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# torch from PyTorch's CPU index first: PyPI's default torch wheel for Linux is a CUDA build of
+# several GB. requirements.txt then finds torch==2.13.0 already installed.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+ && pip install --no-cache-dir -r requirements.txt
 
 COPY . .
 

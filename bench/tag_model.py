@@ -8,7 +8,7 @@
    shared dataset (``split(test_size=0.25, seed=42)``, the same split for all) with
    ``min_examples=3``, and evaluated on the test side. Prints one table of metrics.
 2. Cost. For synthetic corpora of 1,000, 10,000 and 100,000 links, each (design, size) runs in a
-   child process of its own, so its peak RSS (``ru_maxrss``) is its own: training time,
+   child process of its own, so its peak RSS (``VmHWM``) is its own: training time,
    prediction latency of one link (median of ``--single`` calls of ``predict_scores([link])``),
    of a batch of 1,000 links, peak RSS and RSS growth over the process after imports and corpus
    building, and artifact size (``dump``). The embedding designs stop at ``--embedding-max``
@@ -69,6 +69,19 @@ def rss_kb() -> int:
     """Current resident set size of this process, from /proc (Linux)."""
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def peak_rss_kb() -> int:
+    """Peak RSS of this process image: VmHWM, which exec resets.
+
+    ``ru_maxrss`` would not do here: Linux carries it across ``execve``, so a child forked from
+    a parent that had loaded torch would report the parent's peak.
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def synthetic(examples: list[Any], n: int, seed: int = 0) -> list[Any]:
@@ -146,7 +159,7 @@ def child(cfg: dict[str, Any]) -> int:
         "explain_ms": explain_s * 1000,
         "artifact_bytes": len(data),
         "rss_before_mb": rss_before / 1024,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_kb() / 1024,
         "info": {k: v for k, v in model.info.items() if isinstance(v, int | float | str | list | tuple)},
     }
     out["peak_growth_mb"] = out["peak_rss_mb"] - out["rss_before_mb"]

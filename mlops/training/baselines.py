@@ -76,9 +76,15 @@ class TfidfKnn(TagModel):
         self.y = self._start(examples, min_examples).astype(np.float32)
         self.features = TfidfFeatures(snapshot_chars=self.params["snapshot_chars"]).fit(examples)
         self.matrix = normalize(self.features.transform(examples)).astype(np.float32)
+        self.__dict__.pop("_matrix_t", None)
         if progress:
             progress(1, 1, f"{self.name}: indexed {len(examples)} examples")
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_matrix_t", None)
+        return state
 
     def _neighbours(self, examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
         x = normalize(self.features.transform(examples)).astype(np.float32)
@@ -86,8 +92,11 @@ class TfidfKnn(TagModel):
         idx = np.zeros((x.shape[0], k), dtype=np.int64)
         sims = np.zeros((x.shape[0], k), dtype=np.float32)
         step = int(self.params["batch_size"])
+        matrix_t = self.__dict__.get("_matrix_t")
+        if matrix_t is None:  # csr @ (csr.T) converted the whole index on every call
+            matrix_t = self.__dict__["_matrix_t"] = self.matrix.T.tocsr()
         for start in range(0, x.shape[0], step):
-            block = (x[start : start + step] @ self.matrix.T).toarray()
+            block = (x[start : start + step] @ matrix_t).toarray()
             part = np.argpartition(-block, k - 1, axis=1)[:, :k]
             order = np.take_along_axis(block, part, axis=1)
             idx[start : start + step] = part

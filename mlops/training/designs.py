@@ -303,7 +303,8 @@ class _CalibratedModel(TagModel):
                 part._fit_raw([examples[int(i)] for i in train_idx], y[train_idx])
                 oof[held_idx] = part._raw([examples[int(i)] for i in held_idx])
                 if steps is not None:
-                    steps.step(f"{self.name}: cross-validation fold {f + 1}/{n_folds} (C={c})")
+                    grid_note = f" (C={c})" if "C" in self.params else ""
+                    steps.step(f"{self.name}: cross-validation fold {f + 1}/{n_folds}{grid_note}")
             score = ranking_average_precision(oof, y)
             if best is None or score > best[0]:
                 best = (score, c, oof)
@@ -320,7 +321,7 @@ class _CalibratedModel(TagModel):
         y = self._start(examples, min_examples)
         steps = Steps(progress, self.cv_steps(len(examples)) + 1)
         oof, chosen = self.oof_raw(examples, y, steps)
-        self.info.update(chosen)
+        self.info.update({k: v for k, v in chosen.items() if "C" in self.params or k == "cv_lrap"})
         if "C" in self.params:
             self.params["C"] = chosen["C"]
         self.calibrator = PlattCalibrator()

@@ -14,8 +14,10 @@ importing this module works everywhere, and ``available_designs()`` leaves these
 ``minilm_lr`` (:class:`MiniLMLogReg`): each link is embedded twice, as its description (the
 title when there is none) and as "title. description", each with the start of the snapshot
 text; the two normalised 384-d vectors are concatenated and one binary LR per tag
-(``class_weight="balanced"``, C=3) is fitted on them. Cross-validation on the training part
-chose this over one view alone, unweighted LR, a softmax head and kNN (docs/tag-model.md).
+(``class_weight="balanced"``, C=3) is fitted on them, together with one pseudo-example per tag
+made of the embedding of the tag's name (``tag_name_examples``). Cross-validation on the
+training part chose this over one view alone, unweighted LR, a softmax head, an MLP head and
+kNN (docs/tag-model.md).
 
 ``minilm_blend`` (:class:`MiniLMBlend`): ``w_e * minilm_lr + w_t * tfidf_lr + w_z * names`` on
 raw (uncalibrated) scores, where ``names`` is a zero-shot score that needs no training: the
@@ -144,6 +146,7 @@ class MiniLMLogReg(_CalibratedModel):
         "snapshot_chars": 1000,  # the encoder reads at most 256 word pieces
         "encoder": DEFAULT_ENCODER,
         "batch_size": 64,
+        "tag_name_examples": True,
     }
 
     coef: np.ndarray
@@ -181,8 +184,21 @@ class MiniLMLogReg(_CalibratedModel):
         rows = np.stack([lookup[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
         return rows.reshape(len(examples), -1)
 
+    def _embed_cached(self, texts: list[str]) -> np.ndarray:
+        cache = self._cache if self._cache is not None else {}
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        if missing:
+            cache.update(zip(missing, embed(missing, self.params["encoder"]), strict=True))
+        return np.stack([cache[t] for t in texts])
+
     def _fit_raw(self, examples: Sequence[Example], y: np.ndarray) -> None:
         x = self.features(examples)
+        if self.params["tag_name_examples"] and self.labels:
+            # one pseudo-link per tag whose every view is the tag's name: the head then knows
+            # what "photo galleries" means even from three examples (+0.018 LRAP in CV)
+            names = self._embed_cached(list(self.labels))
+            x = np.vstack([x, np.tile(names, (1, len(self.params["views"])))])
+            y = np.vstack([y, np.eye(len(self.labels), dtype=y.dtype)])
         self.coef, self.intercept = fit_ovr_logreg(
             x, y, C=float(self.params["C"]), class_weight=self.params["class_weight"], solver="lbfgs"
         )
@@ -263,8 +279,8 @@ class MiniLMBlend(TagModel):
         load_encoder(self.embedding.params["encoder"])
         for part in (self.embedding, self.tfidf):
             part.labels, part.min_examples, part.calibrator = self.labels, min_examples, PlattCalibrator()
-        self.label_vectors = embed(self.labels, self.embedding.params["encoder"])
         self.embedding._cache = {}
+        self.label_vectors = self.embedding._embed_cached(list(self.labels))
         n = len(examples)
         steps = Steps(progress, 1 + self.embedding.cv_steps(n) + self.tfidf.cv_steps(n) + 1)
         try:
