@@ -257,18 +257,10 @@ class QueueDepthCollector(_Cached):
         self.queues = tuple(queues)
 
     def read(self) -> list[Metric]:
-        from .celery import app
+        from .celery import queue_depths
 
         try:
-            # Fail fast: a scrape must not wait for the broker's usual reconnection attempts.
-            with app.connection_for_read(
-                connect_timeout=2,
-                transport_options={"max_retries": 0, "socket_timeout": 2, "socket_connect_timeout": 2},
-            ) as conn:
-                channel = conn.default_channel
-                # kombu's size of a virtual queue: on Redis, LLEN of the queue's key (summed over
-                # its priority keys, which stay empty unless a task is sent with a priority).
-                depths = {queue: int(channel._size(queue)) for queue in self.queues}
+            depths = queue_depths(self.queues)
         except Exception as exc:  # the broker is down or unreachable: no value rather than a wrong one
             logger.warning("metrics: queue depth unavailable, the broker did not answer: %s", exc)
             return []

@@ -392,10 +392,9 @@ def snapshots_sweep() -> dict[str, int]:
 
 def _queue_backlog() -> int:
     """Messages waiting in the broker's ``snapshots`` queue (0 when it cannot be asked)."""
-    from linkhub.celery import app
+    from linkhub.celery import queue_depths
 
     try:
-        with app.connection_for_write() as conn:
-            return conn.default_channel.queue_declare(queue="snapshots", passive=True).message_count
-    except Exception:  # no such queue yet, or an eager test setup without a broker
+        return queue_depths(["snapshots"])["snapshots"]
+    except Exception:  # the broker did not answer: requeue as if there were no backlog
         return 0

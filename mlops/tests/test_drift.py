@@ -6,11 +6,9 @@ drift API."""
 from __future__ import annotations
 
 import json
-import os
 import random
 from datetime import timedelta
 from io import StringIO
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,14 +22,9 @@ from linkhub.links.normalize import url_domain
 from mlops.models import DriftResult, DriftRun, MetricPoint, ModelVersion
 from mlops.services import drift as drift_service
 from mlops.services.drift import drift_request, drift_run, drift_runs_sweep, quality_metrics_record
+from mlops.tests.dataset import DATASET
 from mlops.training import drift as D
 from snapshots.models import FailureReason, Snapshot
-
-DATASET = Path(
-    os.environ.get("LINKHUB_DATASET")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "awesome-selfhosted.jsonl"
-)
-needs_dataset = pytest.mark.skipif(not DATASET.exists(), reason=f"the shared dataset is not at {DATASET}")
 
 SELFHOSTED = (
     "server database docker backup proxy wiki notes sync calendar photo gallery chat forum email "
@@ -315,7 +308,6 @@ def _cooking_links(owner, n: int) -> list[Link]:
     return Link.objects.bulk_create(rows)
 
 
-@needs_dataset
 def test_a_drift_check_against_a_trained_reference_finds_links_from_another_domain(alice, owner_of_models):
     out = StringIO()
     call_command("train_tag_model", "--dataset", str(DATASET), "--design", "knn", "--json", stdout=out)

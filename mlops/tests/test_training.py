@@ -4,9 +4,7 @@ model, consent, skipping unchanged data, and refusing a tampered artifact."""
 from __future__ import annotations
 
 import json
-import os
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -19,14 +17,9 @@ from mlops.models import ModelVersion, Policy, Suggestion, TagDecision, Training
 from mlops.services import decisions, registry
 from mlops.services.suggest import suggest_for_link
 from mlops.services.training import collect_examples, training_request, training_run
+from mlops.tests.dataset import DATASET
 
 pytestmark = pytest.mark.django_db
-
-DATASET = Path(
-    os.environ.get("LINKHUB_DATASET")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "awesome-selfhosted.jsonl"
-)
-needs_dataset = pytest.mark.skipif(not DATASET.exists(), reason=f"the shared dataset is not at {DATASET}")
 
 
 def rows(n: int, start: int = 0) -> list[dict]:
@@ -55,7 +48,6 @@ def train(*args: str) -> dict:
     return json.loads(out.getvalue())
 
 
-@needs_dataset
 def test_only_consenting_users_labels_are_used_and_unchanged_data_is_skipped(alice, bob):
     Policy.objects.update_or_create(pk=1, defaults={"min_examples": 2})
     consent(alice)
@@ -76,7 +68,6 @@ def test_only_consenting_users_labels_are_used_and_unchanged_data_is_skipped(ali
     assert third["status"] == "succeeded" and third["version"] == 2
 
 
-@needs_dataset
 def test_dataset_training_gate_and_lineage(owner_of_models):
     first = train("--dataset", str(DATASET), "--design", "knn")
     assert first["version"] == 1 and first["stage"] == "production"
@@ -106,7 +97,6 @@ def test_dataset_training_gate_and_lineage(owner_of_models):
         assert key in evaluated
 
 
-@needs_dataset
 def test_a_tampered_artifact_is_refused(alice):
     train("--dataset", str(DATASET), "--design", "knn")
     version = ModelVersion.objects.get(number=1)
@@ -126,7 +116,6 @@ def test_a_tampered_artifact_is_refused(alice):
         suggest_for_link(link_id=link.pk)
 
 
-@needs_dataset
 def test_suggestions_from_a_real_model_respect_vocabulary_rejections_and_human_tags(alice):
     train("--dataset", str(DATASET), "--design", "knn")
     registry._cache.clear()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -14,17 +13,15 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def dataset_path() -> Path:
-    """``$LINKHUB_DATASET``, else ``<repo>/../shared/datasets/awesome-selfhosted.jsonl``."""
-    env = os.environ.get("LINKHUB_DATASET")
-    return Path(env) if env else (REPO.parent / "shared" / "datasets" / "awesome-selfhosted.jsonl").resolve()
+    """The labelled dataset (see mlops/tests/dataset.py: never missing in this repository)."""
+    from mlops.tests.dataset import DATASET
+
+    return DATASET
 
 
 @pytest.fixture(scope="module")
 def dataset() -> list[T.Example]:
-    path = dataset_path()
-    if not path.is_file():
-        pytest.skip(f"dataset not found at {path} (set LINKHUB_DATASET to a JSON Lines file)")
-    return T.load_jsonl(path)
+    return T.load_jsonl(dataset_path())
 
 
 @pytest.mark.slow
