@@ -42,6 +42,19 @@ class AppendOnly(models.Model):
         raise AuditRowImmutable(f"{type(self).__name__} rows are append-only: they cannot be deleted.")
 
 
+def loose_ref(to, *, optional: bool = False, blank: bool | None = None, related_name: str = "+"):
+    """A reference from an audit row that survives the row it points to: no database
+    constraint, nothing done on delete (the row keeps plain copies, e.g. ``actor_name``)."""
+    return models.ForeignKey(
+        to,
+        null=optional,
+        blank=optional if blank is None else blank,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name=related_name,
+    )
+
+
 class Stage(models.TextChoices):
     CANDIDATE = "candidate", "candidate"
     SHADOW = "shadow", "shadow"
@@ -99,14 +112,7 @@ class StageEvent(AppendOnly):
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="stage_events")
     from_stage = models.CharField(max_length=12, choices=Stage.choices, blank=True)
     to_stage = models.CharField(max_length=12, choices=Stage.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    actor = loose_ref(settings.AUTH_USER_MODEL, optional=True)
     actor_name = models.CharField(max_length=150)  # "system" for automatic changes
     automatic = models.BooleanField(default=False)
     reason = models.TextField()
@@ -154,13 +160,7 @@ class Policy(models.Model):
 
 
 class PolicyChange(AppendOnly):
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    actor = loose_ref(settings.AUTH_USER_MODEL, optional=True, blank=False)
     actor_name = models.CharField(max_length=150)
     changes = models.JSONField()  # {field: [old, new]}
     reason = models.TextField()
@@ -235,36 +235,18 @@ class TagDecision(AppendOnly):
         CLI = "cli", "command line"
         MODEL = "model", "model"
 
-    link = models.ForeignKey("links.Link", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    link_owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    link = loose_ref("links.Link")
+    link_owner = loose_ref(settings.AUTH_USER_MODEL)
     link_url = models.URLField(max_length=2048)
     tag_name = models.CharField(max_length=100)
     tag_key = models.CharField(max_length=200, db_index=True)
     action = models.CharField(max_length=12, choices=Action.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    actor = loose_ref(settings.AUTH_USER_MODEL, optional=True)
     actor_name = models.CharField(max_length=150)  # "model" for auto-apply
     reason = models.TextField(blank=True)
     source = models.CharField(max_length=8, choices=Source.choices)
-    suggestion = models.ForeignKey(
-        Suggestion, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    model_version = models.ForeignKey(
-        ModelVersion,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    suggestion = loose_ref(Suggestion, optional=True)
+    model_version = loose_ref(ModelVersion, optional=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -484,17 +466,9 @@ class AlertRule(models.Model):
 class AlertRuleChange(AppendOnly):
     """An edit of an alert rule (creation, thresholds, snooze, disable): who, what, when, why."""
 
-    rule = models.ForeignKey(
-        AlertRule, on_delete=models.DO_NOTHING, db_constraint=False, related_name="changes"
-    )
+    rule = loose_ref(AlertRule, related_name="changes")
     rule_name = models.CharField(max_length=120)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    actor = loose_ref(settings.AUTH_USER_MODEL, optional=True, blank=False)
     actor_name = models.CharField(max_length=150)
     changes = models.JSONField()  # {field: [old, new]}; a new rule's old values are null
     reason = models.TextField(blank=True)
