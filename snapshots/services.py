@@ -19,7 +19,9 @@ from django.utils import timezone
 from linkhub import metrics
 from linkhub.links.models import Link
 from linkhub.links.services import link_search_refresh
+from linkhub.queueing import enqueue
 
+from . import tasks
 from .capture import Capture
 from .models import TRANSIENT_REASONS, FailureReason, Snapshot, SnapshotArtifact, SnapshotSchedule
 from .storage import artifact_store
@@ -30,10 +32,9 @@ CONTENT_TEXT_MAX = 1_000_000  # characters of snapshot text kept on the link for
 CLAIM_EARLY_SECONDS = 5  # a retry's task may arrive this much before its not_before
 
 
-def _queue(snapshot_id: int, countdown: float | None = None) -> None:
-    from .tasks import render_snapshot  # tasks import services
-
-    render_snapshot.apply_async((snapshot_id,), countdown=countdown)
+def _queue(snapshot_id: int, countdown: float | None = None) -> bool:
+    """Queue a render; False when the broker is away (the sweep queues the PENDING row later)."""
+    return enqueue(tasks.render_snapshot, snapshot_id, countdown=countdown)
 
 
 @transaction.atomic
@@ -53,7 +54,7 @@ def snapshot_request(
         max_attempts=settings.SNAPSHOT_MAX_ATTEMPTS,
     )
     if queue:
-        transaction.on_commit(lambda: _queue(snapshot.pk))
+        transaction.on_commit(functools.partial(_queue, snapshot.pk))
     return snapshot
 
 
@@ -88,7 +89,7 @@ def snapshot_retry(*, snapshot: Snapshot, actor: User) -> Snapshot:
     snapshot.started_at = snapshot.finished_at = snapshot.heartbeat_at = None
     snapshot.requested_by = actor
     snapshot.save()
-    transaction.on_commit(lambda: _queue(snapshot.pk))
+    transaction.on_commit(functools.partial(_queue, snapshot.pk))
     return snapshot
 
 

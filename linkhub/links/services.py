@@ -17,6 +17,9 @@ from django.db.models import F, Func, TextField, Value
 from django.db.models.functions import Left
 from django.utils import timezone
 
+from linkhub.queueing import enqueue, enqueue_on_commit
+
+from . import tasks
 from .bookmarks import BookmarkFileError, ParsedBookmark, parse_netscape
 from .models import (
     DESCRIPTION_MAX_LENGTH,
@@ -386,8 +389,6 @@ def import_start(*, owner: User, upload: UploadedFile, queue: bool = True) -> Im
     """Check an uploaded bookmark file, store it, and (unless ``queue`` is off) queue its import.
 
     A file that cannot be imported as a whole raises ValidationError and stores nothing."""
-    from .tasks import import_bookmarks  # tasks import services; import late to avoid a cycle
-
     limit = settings.IMPORT_MAX_BYTES
     if upload.size is not None and upload.size > limit:
         raise ValidationError({"file": f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes."})
@@ -403,7 +404,7 @@ def import_start(*, owner: User, upload: UploadedFile, queue: bool = True) -> Im
     job.file.save("bookmarks.html", ContentFile(data), save=False)
     job.save()
     if queue:
-        transaction.on_commit(lambda: import_bookmarks.delay(job.pk))
+        enqueue_on_commit(tasks.import_bookmarks, job.pk)
     return job
 
 
@@ -557,8 +558,6 @@ def import_run(*, job_id: int, on_progress: Callable[[int, int], None] | None = 
 def imports_sweep_stale(*, older_than_minutes: int = 30, pending_minutes: int = 5) -> int:
     """Re-queue imports whose task message was lost, and fail those whose worker died, so that
     none stays pending or running forever. Returns how many rows it touched."""
-    from .tasks import import_bookmarks
-
     now = timezone.now()
     lost = list(
         ImportJob.objects.filter(
@@ -567,7 +566,7 @@ def imports_sweep_stale(*, older_than_minutes: int = 30, pending_minutes: int = 
     )
     for job_id in lost:  # the claim in import_run is conditional, so a duplicate does no harm
         logger.info("import %s: still pending, queued again", job_id)
-        import_bookmarks.delay(job_id)
+        enqueue(tasks.import_bookmarks, job_id)
     cutoff = now - timedelta(minutes=older_than_minutes)
     stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, progressed_at__lt=cutoff)
     return len(lost) + stale.update(

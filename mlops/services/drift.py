@@ -32,8 +32,10 @@ from django.utils import timezone
 
 from linkhub.links.models import Link
 from linkhub.links.normalize import url_domain
+from linkhub.queueing import enqueue_on_commit
 from snapshots.models import Snapshot
 
+from .. import tasks
 from ..models import DriftResult, DriftRun, MetricPoint, ModelVersion, Stage
 from . import registry
 
@@ -234,9 +236,7 @@ def drift_request(*, trigger: str, actor: User | None = None, queue: bool = True
         return running
     run = DriftRun.objects.create(trigger=trigger, requested_by=actor)
     if queue:
-        from ..tasks import run_drift_check
-
-        transaction.on_commit(lambda: run_drift_check.delay(run.pk))
+        enqueue_on_commit(tasks.run_drift_check, run.pk)
     return run
 
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from typing import Any
@@ -23,7 +22,9 @@ from django.utils import timezone
 from linkhub.links.models import Link, Tag, TaggedLink, TagOrigin, tag_key
 from linkhub.links.services import _tags_attach
 from linkhub.metrics import PREDICTION_SECONDS, suggestion_made
+from linkhub.queueing import enqueue_on_commit
 
+from .. import tasks
 from ..models import ModelVersion, Policy, Stage, Suggestion
 from . import registry
 from .decisions import auto_apply_record, rejected_keys
@@ -88,10 +89,8 @@ def suggestions_request(*, link_ids: list[int]) -> None:
     """Queue scoring of new or newly captured links on the ml worker, once a model serves."""
     if not link_ids or not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists():
         return
-    from ..tasks import suggest_tags
-
     for link_id in link_ids:
-        transaction.on_commit(functools.partial(suggest_tags.delay, link_id))
+        enqueue_on_commit(tasks.suggest_tags, link_id)
 
 
 def suggest_for_link(*, link_id: int) -> list[Suggestion]:

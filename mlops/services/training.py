@@ -28,7 +28,9 @@ from django.utils import timezone
 from linkhub.accounts.models import Profile
 from linkhub.links.models import Link, TaggedLink, TagOrigin
 from linkhub.metrics import training_run_ended
+from linkhub.queueing import enqueue, enqueue_on_commit
 
+from .. import tasks
 from ..models import ModelVersion, Stage, TagDecision, TrainingRun
 from . import registry
 from .drift import reference_profile
@@ -133,9 +135,7 @@ def training_request(
         return waiting  # one at a time is enough
     run = TrainingRun.objects.create(trigger=trigger, requested_by=actor, dataset=dataset, design=design)
     if queue:
-        from ..tasks import train_tag_model
-
-        transaction.on_commit(lambda: train_tag_model.delay(run.pk))
+        enqueue_on_commit(tasks.train_tag_model, run.pk)
     return run
 
 
@@ -318,8 +318,6 @@ def training_runs_sweep(*, running_hours: float = 2.0, pending_hours: float = 1.
     """End runs whose worker died (running too long); queue again those never picked up."""
     from datetime import timedelta
 
-    from ..tasks import train_tag_model
-
     now = timezone.now()
     stale = TrainingRun.objects.filter(
         status=TrainingRun.Status.RUNNING, started_at__lt=now - timedelta(hours=running_hours)
@@ -331,5 +329,5 @@ def training_runs_sweep(*, running_hours: float = 2.0, pending_hours: float = 1.
     for run_id in TrainingRun.objects.filter(
         status=TrainingRun.Status.PENDING, created_at__lt=now - timedelta(hours=pending_hours)
     ).values_list("pk", flat=True):
-        train_tag_model.delay(run_id)
+        enqueue(tasks.train_tag_model, run_id)
     return stale
