@@ -1,5 +1,9 @@
 """Queue Celery work so that a broker outage never turns stored work into an error.
 
+Services name the task they queue (``"snapshots.tasks.render_snapshot"``) instead of importing it:
+an app's tasks module imports its services, so the services importing the tasks would make a
+cycle. The name is looked up in the Celery app's registry at call time, so a typo fails at once.
+
 Every service queues through ``enqueue`` (now) or ``enqueue_on_commit`` (once the caller's
 transaction commits). When the broker does not answer, the rows are already stored and each kind
 of work has a sweep that finds what was never queued (PENDING snapshots, PENDING imports, training
@@ -20,9 +24,11 @@ import time
 from typing import Any
 
 import redis.exceptions
-from celery import Task
+from celery.exceptions import NotRegistered
 from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
+
+from linkhub.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +55,18 @@ def broker_unavailable_recently() -> bool:
     return _recently_failed()
 
 
-def enqueue(task: Task, *args: Any, countdown: float | None = None, **kwargs: Any) -> bool:
-    """Publish ``task(*args, **kwargs)``; False (logged, never raised) when the broker is away."""
+def _task(name: str) -> Any:
+    try:
+        return app.tasks[name]
+    except NotRegistered:
+        # Autodiscovery is lazy: a worker runs it at start, a web process on its first queue.
+        app.loader.import_default_modules()
+        return app.tasks[name]
+
+
+def enqueue(task_name: str, *args: Any, countdown: float | None = None, **kwargs: Any) -> bool:
+    """Publish ``task_name(*args, **kwargs)``; False (logged, never raised) when the broker is away."""
+    task = _task(task_name)
     quick = _recently_failed()
     try:
         task.apply_async(
@@ -63,7 +79,7 @@ def enqueue(task: Task, *args: Any, countdown: float | None = None, **kwargs: An
     except BROKER_ERRORS as exc:
         level = logging.DEBUG if quick else logging.WARNING
         logger.log(
-            level, "queue %s%s: broker unavailable (%s); the sweep will queue it later", task.name, args, exc
+            level, "queue %s%s: broker unavailable (%s); the sweep will queue it later", task_name, args, exc
         )
         _state.failed_at = time.monotonic()
         return False
@@ -71,6 +87,6 @@ def enqueue(task: Task, *args: Any, countdown: float | None = None, **kwargs: An
     return True
 
 
-def enqueue_on_commit(task: Task, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
+def enqueue_on_commit(task_name: str, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
     """``enqueue`` once the current transaction commits (at once outside a transaction)."""
-    transaction.on_commit(functools.partial(enqueue, task, *args, countdown=countdown, **kwargs))
+    transaction.on_commit(functools.partial(enqueue, task_name, *args, countdown=countdown, **kwargs))

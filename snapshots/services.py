@@ -21,7 +21,6 @@ from linkhub.links.models import Link
 from linkhub.links.services import link_search_refresh
 from linkhub.queueing import enqueue
 
-from . import tasks
 from .capture import Capture
 from .models import TRANSIENT_REASONS, FailureReason, Snapshot, SnapshotArtifact, SnapshotSchedule
 from .storage import artifact_store
@@ -29,12 +28,13 @@ from .storage import artifact_store
 logger = logging.getLogger(__name__)
 
 CONTENT_TEXT_MAX = 1_000_000  # characters of snapshot text kept on the link for search
+RENDER_TASK = "snapshots.tasks.render_snapshot"
 CLAIM_EARLY_SECONDS = 5  # a retry's task may arrive this much before its not_before
 
 
 def _queue(snapshot_id: int, countdown: float | None = None) -> bool:
     """Queue a render; False when the broker is away (the sweep queues the PENDING row later)."""
-    return enqueue(tasks.render_snapshot, snapshot_id, countdown=countdown)
+    return enqueue(RENDER_TASK, snapshot_id, countdown=countdown)
 
 
 @transaction.atomic

@@ -8,8 +8,6 @@ from celery import shared_task
 from celery.signals import worker_process_shutdown
 from django.conf import settings
 
-from linkhub.queueing import enqueue
-
 from . import services
 from .pipeline import snapshot_run
 
@@ -28,7 +26,7 @@ def render_snapshot(self, snapshot_id: int) -> str | None:
         return None
     if outcome.retry_in is not None:
         # Transient failure: the row is PENDING again; come back after the backoff.
-        enqueue(render_snapshot, snapshot_id, countdown=outcome.retry_in)
+        services._queue(snapshot_id, countdown=outcome.retry_in)
     return outcome.status
 
 

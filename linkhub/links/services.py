@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from linkhub.queueing import enqueue, enqueue_on_commit
 
-from . import tasks
 from .bookmarks import BookmarkFileError, ParsedBookmark, parse_netscape
 from .models import (
     DESCRIPTION_MAX_LENGTH,
@@ -40,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 SEARCH_TEXT_MAX = 200_000  # characters of snapshot text that go into the search index
 IMPORT_ERRORS_KEPT = 200
+IMPORT_TASK = "linkhub.links.tasks.import_bookmarks"
 
 
 # --- tags -------------------------------------------------------------------------------------
@@ -404,7 +404,7 @@ def import_start(*, owner: User, upload: UploadedFile, queue: bool = True) -> Im
     job.file.save("bookmarks.html", ContentFile(data), save=False)
     job.save()
     if queue:
-        enqueue_on_commit(tasks.import_bookmarks, job.pk)
+        enqueue_on_commit(IMPORT_TASK, job.pk)
     return job
 
 
@@ -566,7 +566,7 @@ def imports_sweep_stale(*, older_than_minutes: int = 30, pending_minutes: int = 
     )
     for job_id in lost:  # the claim in import_run is conditional, so a duplicate does no harm
         logger.info("import %s: still pending, queued again", job_id)
-        enqueue(tasks.import_bookmarks, job_id)
+        enqueue(IMPORT_TASK, job_id)
     cutoff = now - timedelta(minutes=older_than_minutes)
     stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, progressed_at__lt=cutoff)
     return len(lost) + stale.update(

@@ -35,7 +35,6 @@ from linkhub.links.normalize import url_domain
 from linkhub.queueing import enqueue_on_commit
 from snapshots.models import Snapshot
 
-from .. import tasks
 from ..models import DriftResult, DriftRun, MetricPoint, ModelVersion, Stage
 from . import registry
 
@@ -236,7 +235,7 @@ def drift_request(*, trigger: str, actor: User | None = None, queue: bool = True
         return running
     run = DriftRun.objects.create(trigger=trigger, requested_by=actor)
     if queue:
-        enqueue_on_commit(tasks.run_drift_check, run.pk)
+        enqueue_on_commit("mlops.tasks.run_drift_check", run.pk)
     return run
 
 

@@ -24,7 +24,6 @@ from linkhub.links.services import _tags_attach
 from linkhub.metrics import PREDICTION_SECONDS, suggestion_made
 from linkhub.queueing import enqueue_on_commit
 
-from .. import tasks
 from ..models import ModelVersion, Policy, Stage, Suggestion
 from . import registry
 from .decisions import auto_apply_record, rejected_keys
@@ -90,7 +89,7 @@ def suggestions_request(*, link_ids: list[int]) -> None:
     if not link_ids or not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists():
         return
     for link_id in link_ids:
-        enqueue_on_commit(tasks.suggest_tags, link_id)
+        enqueue_on_commit("mlops.tasks.suggest_tags", link_id)
 
 
 def suggest_for_link(*, link_id: int) -> list[Suggestion]:

@@ -30,7 +30,6 @@ from linkhub.links.models import Link, TaggedLink, TagOrigin
 from linkhub.metrics import training_run_ended
 from linkhub.queueing import enqueue, enqueue_on_commit
 
-from .. import tasks
 from ..models import ModelVersion, Stage, TagDecision, TrainingRun
 from . import registry
 from .drift import reference_profile
@@ -135,7 +134,7 @@ def training_request(
         return waiting  # one at a time is enough
     run = TrainingRun.objects.create(trigger=trigger, requested_by=actor, dataset=dataset, design=design)
     if queue:
-        enqueue_on_commit(tasks.train_tag_model, run.pk)
+        enqueue_on_commit("mlops.tasks.train_tag_model", run.pk)
     return run
 
 
@@ -329,5 +328,5 @@ def training_runs_sweep(*, running_hours: float = 2.0, pending_hours: float = 1.
     for run_id in TrainingRun.objects.filter(
         status=TrainingRun.Status.PENDING, created_at__lt=now - timedelta(hours=pending_hours)
     ).values_list("pk", flat=True):
-        enqueue(tasks.train_tag_model, run_id)
+        enqueue("mlops.tasks.train_tag_model", run_id)
     return stale

@@ -411,7 +411,9 @@ def test_drift_api_permissions(api_client_for, alice_api, reviewer, owner_of_mod
     from mlops import tasks
 
     queued: list[int] = []
-    monkeypatch.setattr(tasks.run_drift_check, "delay", lambda run_id: queued.append(run_id))
+    monkeypatch.setattr(
+        tasks.run_drift_check, "apply_async", lambda args, kwargs=None, **options: queued.append(args[0])
+    )
     assert alice_api.get("/api/mlops/drift/").status_code == 403
     assert alice_api.post("/api/mlops/drift/run/").status_code == 403
     reviewer_api = api_client_for(reviewer)

@@ -164,7 +164,9 @@ def test_train_api(
     from mlops import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.train_tag_model, "delay", lambda run_id: queued.append(run_id))
+    monkeypatch.setattr(
+        tasks.train_tag_model, "apply_async", lambda args, kwargs=None, **options: queued.append(args[0])
+    )
     assert alice_api.post("/api/mlops/models/train/").status_code == 403
     client = api_client_for(owner_of_models)
     response = client.post("/api/mlops/models/train/", {"design": "nonsense"}, format="json")

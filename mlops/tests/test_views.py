@@ -306,7 +306,9 @@ def test_train_now_queues_a_training_run(
     from mlops import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.train_tag_model, "delay", lambda run_id: queued.append(run_id))
+    monkeypatch.setattr(
+        tasks.train_tag_model, "apply_async", lambda args, kwargs=None, **options: queued.append(args[0])
+    )
     client.force_login(model_owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/models/train/", follow=True)
