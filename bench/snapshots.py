@@ -572,7 +572,7 @@ def run_child(cfg: dict) -> dict:
         user = user_signup(username=USERNAME, password=os.urandom(12).hex())
         links = []
         for url in cfg["urls"]:
-            link, _ = link_create(owner=user, url=url, request_snapshot=False)
+            link, _ = link_create(owner=user, url=url, capture=False)
             links.append(link)
         recycle = settings.SNAPSHOT_BROWSER_RECYCLE
         log(f"[{run}] {len(links)} links created; SNAPSHOT_BROWSER_RECYCLE={recycle}")

@@ -63,8 +63,9 @@ import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from celery.signals import worker_init, worker_process_shutdown
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -75,8 +76,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from mlops.models import Suggestion
+from .celery import queue_depths
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,12 @@ def snapshot_ended(*, outcome: str, reason: str = "", timings: dict[str, Any] | 
     _on_commit(record)
 
 
-def suggestion_made(suggestion: Suggestion) -> None:
+class _Suggestion(Protocol):
+    status: str
+    visible: bool
+
+
+def suggestion_made(suggestion: _Suggestion) -> None:
     """Count a stored suggestion by what it is once the transaction commits: one the model
     auto-applied in the same transaction counts as auto_applied, not also as proposed."""
 
@@ -257,8 +262,6 @@ class QueueDepthCollector(_Cached):
         self.queues = tuple(queues)
 
     def read(self) -> list[Metric]:
-        from .celery import queue_depths
-
         try:
             depths = queue_depths(self.queues)
         except Exception as exc:  # the broker is down or unreachable: no value rather than a wrong one
@@ -272,130 +275,45 @@ class QueueDepthCollector(_Cached):
         return [family]
 
 
-class ModelGaugesCollector(_Cached):
-    """The tag model's state, drift, data quality and open alerts, from the database: one cheap
-    query per gauge. Drift and alerts are left out while their models do not exist."""
+class DatabaseGaugesCollector(_Cached):
+    """Gauges read from the database at scrape time. The app that owns the data registers a
+    function that returns its families (``gauges_register``, from its ``AppConfig.ready``): this
+    module knows no app. A source whose tables are missing (before migrate) or whose database is
+    restarting is left out of that scrape."""
 
     ttl = 15.0
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: dict[str, Callable[[], list[Metric]]] = {}
+
     def read(self) -> list[Metric]:
         families: list[Metric] = []
-        for part in (_production, _acceptance, _drift, _alerts):
+        for name, source in list(self.sources.items()):
             try:
-                families += part()
-            except DatabaseError as exc:  # a table missing before migrate, a database restarting
-                logger.warning("metrics: %s unavailable: %s", part.__name__.strip("_"), exc)
+                families += source()
+            except DatabaseError as exc:
+                logger.warning("metrics: %s unavailable: %s", name, exc)
         return families
 
 
-def _production() -> list[Metric]:
-    from django.utils import timezone
-
-    from mlops.models import ModelVersion, Stage
-
-    version = GaugeMetricFamily(
-        "linkhub_model_production_version", "Number of the tag model version in production."
-    )
-    age = GaugeMetricFamily(
-        "linkhub_model_production_age_seconds", "Seconds since the production version entered production."
-    )
-    row = (
-        ModelVersion.objects.filter(stage=Stage.PRODUCTION)
-        .order_by("-stage_changed_at")
-        .values_list("number", "stage_changed_at")
-        .first()
-    )
-    if row is not None:
-        number, since = row
-        version.add_metric([], number)
-        age.add_metric([], max(0.0, (timezone.now() - since).total_seconds()))
-    return [version, age]
-
-
-def _acceptance() -> list[Metric]:
-    from mlops.models import MetricPoint, Stage
-
-    family = GaugeMetricFamily(
-        "linkhub_model_online_acceptance_rate",
-        "Latest online acceptance rate of the version in each stage.",
-        labels=["stage"],
-    )
-    for stage in (Stage.PRODUCTION, Stage.CANARY):
-        value = (
-            MetricPoint.objects.filter(name="online_acceptance_rate", model_version__stage=stage)
-            .order_by("-recorded_at", "-id")
-            .values_list("value", flat=True)
-            .first()
-        )
-        if value is not None:
-            family.add_metric([str(stage)], value)
-    return [family]
-
-
-def _optional_model(name: str) -> Any:
-    from django.apps import apps
-
-    try:
-        return apps.get_model("mlops", name)
-    except LookupError:
-        return None
-
-
-def _drift() -> list[Metric]:
-    DriftRun, DriftResult = _optional_model("DriftRun"), _optional_model("DriftResult")
-    if DriftRun is None or DriftResult is None:
-        return []
-    score = GaugeMetricFamily(
-        "linkhub_drift_score",
-        "Drift statistic of each feature in the latest finished drift run.",
-        labels=["feature", "method"],
-    )
-    detected = GaugeMetricFamily(
-        "linkhub_drift_detected",
-        "1 when the feature drifted in the latest finished drift run, else 0.",
-        labels=["feature"],
-    )
-    quality = GaugeMetricFamily(
-        "linkhub_data_quality", "Data-quality checks of the latest finished drift run.", labels=["check"]
-    )
-    latest = DriftRun.objects.filter(status="done").order_by("-created_at", "-id").values("pk")[:1]
-    rows = DriftResult.objects.filter(run_id__in=latest).values_list(
-        "feature", "kind", "method", "statistic", "drifted"
-    )
-    for feature, kind, method, statistic, drifted in rows:
-        if kind == "quality":
-            if statistic is not None:
-                quality.add_metric([feature], statistic)
-            continue
-        detected.add_metric([feature], 1.0 if drifted else 0.0)
-        if statistic is not None:
-            score.add_metric([feature, method], statistic)
-    return [score, detected, quality]
-
-
-def _alerts() -> list[Metric]:
-    from django.db.models import Count
-
-    AlertEvent = _optional_model("AlertEvent")
-    if AlertEvent is None:
-        return []
-    counts = dict(
-        AlertEvent.objects.filter(state__in=["firing", "acknowledged"])
-        .order_by()  # group by severity only, not by the default ordering too
-        .values("rule__severity")
-        .annotate(n=Count("pk"))
-        .values_list("rule__severity", "n")
-    )
-    family = GaugeMetricFamily(
-        "linkhub_alerts_open", "Open (firing or acknowledged) in-app alerts.", labels=["severity"]
-    )
-    for severity in sorted({"info", "warning", "critical", *counts}):
-        family.add_metric([severity], counts.get(severity, 0))
-    return [family]
-
-
 QUEUE_DEPTH = QueueDepthCollector()
-MODEL_GAUGES = ModelGaugesCollector()
+MODEL_GAUGES = DatabaseGaugesCollector()
+
+
+def gauges_register(name: str, source: Callable[[], list[Metric]]) -> None:
+    """Read ``source`` at each scrape of the web app's /metrics (cached for a few seconds)."""
+    MODEL_GAUGES.sources[name] = source
+    MODEL_GAUGES.expire()
+
+
+_series_starters: list[Callable[[], None]] = []
+
+
+def series_start_register(start: Callable[[], None]) -> None:
+    """``start`` creates, at zero, label sets a worker feeds (see ``_series_start``)."""
+    if start not in _series_starters:
+        _series_starters.append(start)
 
 
 class _Together:
@@ -449,14 +367,12 @@ def worker_metrics_serve() -> None:
 def _series_start() -> None:
     """Start the counters a worker feeds at zero. A series that first appears at 1 shows no
     increase() or rate() for that first event, and rare events (a failed training run) are all
-    first events after a restart."""
-    from snapshots.models import FailureReason
-
+    first events after a restart. The apps add their own label sets (``series_start_register``)."""
     SNAPSHOTS.labels(outcome="succeeded", reason="")
-    for reason in FailureReason.values:
-        SNAPSHOTS.labels(outcome="suspect" if reason == FailureReason.SUSPECT else "failed", reason=reason)
     for status in ("succeeded", "skipped", "failed"):
         TRAINING_RUNS.labels(status=status)
+    for start in _series_starters:
+        start()
 
 
 def process_dead(pid: int | None) -> None:
@@ -465,3 +381,15 @@ def process_dead(pid: int | None) -> None:
     path = multiproc_dir() or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     if pid and path:
         mark_process_dead(pid, path)
+
+
+# Every Celery worker serves its metrics, and its pool processes' gauge files go when they end.
+# This module is imported by the worker at start (CELERY_IMPORTS), before these signals are sent.
+@worker_init.connect
+def _serve_worker_metrics(**kwargs: Any) -> None:
+    worker_metrics_serve()
+
+
+@worker_process_shutdown.connect
+def _pool_process_dead(pid: int | None = None, **kwargs: Any) -> None:
+    process_dead(pid)

@@ -50,9 +50,9 @@ def _recently_failed() -> bool:
     return time.monotonic() - getattr(_state, "failed_at", -1e9) < QUIET_SECONDS
 
 
-def broker_unavailable_recently() -> bool:
-    """True when a publish from this thread failed in the last few seconds (commands report it)."""
-    return _recently_failed()
+def enqueue_failures() -> int:
+    """How many publishes failed in this thread so far (a command reports the ones it caused)."""
+    return getattr(_state, "failures", 0)
 
 
 def _task(name: str) -> Any:
@@ -82,6 +82,7 @@ def enqueue(task_name: str, *args: Any, countdown: float | None = None, **kwargs
             level, "queue %s%s: broker unavailable (%s); the sweep will queue it later", task_name, args, exc
         )
         _state.failed_at = time.monotonic()
+        _state.failures = enqueue_failures() + 1
         return False
     _state.failed_at = -1e9
     return True

@@ -160,6 +160,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Imported by every worker at start: it serves the worker's /metrics (linkhub/metrics.py).
+CELERY_IMPORTS = ["linkhub.metrics"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Tests run tasks inline unless they start a real worker.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -320,3 +322,7 @@ QUALITY_MAX_SUSPECT_RATE = env.float("QUALITY_MAX_SUSPECT_RATE", default=0.1)
 # worker. The drift check loads the model, so it stays on the ml queue.
 CELERY_TASK_ROUTES["mlops.tasks.evaluate_alerts"] = {"queue": "default"}
 CELERY_TASK_ROUTES["mlops.tasks.record_data_quality"] = {"queue": "default"}
+# Closing suggestions that people's tag edits answered is quick and must not wait behind training.
+CELERY_TASK_ROUTES["mlops.tasks.answer_suggestions"] = {"queue": "default"}
+# A new link is scored when its first snapshot ends, or after this many seconds if it has not.
+SUGGEST_SNAPSHOT_WAIT_SECONDS = env.int("SUGGEST_SNAPSHOT_WAIT_SECONDS", default=120)

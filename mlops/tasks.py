@@ -5,12 +5,27 @@ from __future__ import annotations
 from celery import shared_task
 
 from .models import DriftRun, TrainingRun
-from .services import alerts, drift, metrics, rollout, suggest, training
+from .services import alerts, decisions, drift, metrics, rollout, suggest, training
 
 
 @shared_task(soft_time_limit=60, time_limit=90)
 def suggest_tags(link_id: int) -> int:
     return len(suggest.suggest_for_link(link_id=link_id))
+
+
+@shared_task(soft_time_limit=300, time_limit=330)
+def suggest_new_links(link_ids: list[int]) -> int:
+    return suggest.suggest_new_links(link_ids=link_ids)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def suggest_after_snapshot(snapshot_id: int) -> bool:
+    return suggest.suggest_after_snapshot(snapshot_id=snapshot_id)
+
+
+@shared_task(soft_time_limit=120, time_limit=150)
+def answer_suggestions(changes: list[list]) -> int:
+    return decisions.suggestions_answer(changes=[(int(d), str(o)) for d, o in changes])
 
 
 @shared_task(soft_time_limit=3300, time_limit=3500)  # under the broker's visibility timeout

@@ -27,11 +27,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from linkhub.links import selectors as link_selectors
+from linkhub.links.models import TagDecision
 from linkhub.typing import AuthedRequest
 
 from . import dashboard as dashboard_selectors
 from . import selectors
-from .models import TagDecision, TrainingRun
+from .models import TrainingRun
 from .services import alerts, decisions, registry, training
 from .templatetags.mlops_tags import chips_context
 

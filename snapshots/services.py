@@ -17,17 +17,19 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from linkhub import metrics
+from linkhub.celery import queue_depths
 from linkhub.links.models import Link
-from linkhub.links.services import link_search_refresh
+from linkhub.links.services import link_content_set
 from linkhub.queueing import enqueue
 
 from .capture import Capture
 from .models import TRANSIENT_REASONS, FailureReason, Snapshot, SnapshotArtifact, SnapshotSchedule
+from .selectors import snapshot_latest_good, snapshot_text
+from .signals import snapshot_finished
 from .storage import artifact_store
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TEXT_MAX = 1_000_000  # characters of snapshot text kept on the link for search
 RENDER_TASK = "snapshots.tasks.render_snapshot"
 CLAIM_EARLY_SECONDS = 5  # a retry's task may arrive this much before its not_before
 
@@ -220,6 +222,7 @@ def snapshot_fail(*, snapshot_id: int, reason: str, detail: str, provenance: dic
     snapshot.status = Snapshot.Status.FAILED
     snapshot.finished_at = now
     snapshot.save()
+    _announce(snapshot)
     metrics.snapshot_ended(outcome="suspect" if reason == FailureReason.SUSPECT else "failed", reason=reason)
     logger.info("snapshot %s failed for good after %s attempt(s): %s", snapshot_id, snapshot.attempts, reason)
     return Outcome(snapshot.status)
@@ -295,25 +298,29 @@ def snapshot_complete(
     snapshot.save(update_fields=["status", "failure_reason", "failure_detail", "finished_at"])
     metrics.snapshot_ended(outcome="succeeded", timings=provenance.get("timings"))
     _link_content_refresh(link=snapshot.link)
-    from mlops.services.suggest import suggestions_request  # the text may change the suggestions
-
-    suggestions_request(link_ids=[snapshot.link_id])
+    _announce(snapshot)
     return Outcome(snapshot.status)
+
+
+def _announce(snapshot: Snapshot) -> None:
+    snapshot_finished.send(
+        sender=Snapshot,
+        snapshot_id=snapshot.pk,
+        link_id=snapshot.link_id,
+        status=snapshot.status,
+        version=snapshot.version,
+    )
 
 
 def _link_content_refresh(*, link: Link) -> None:
     """The link's searchable text is that of its newest good snapshot."""
-    from .selectors import snapshot_latest_good, snapshot_text
-
     latest = snapshot_latest_good(link=link)
-    text = snapshot_text(latest)[:CONTENT_TEXT_MAX] if latest else ""
-    fields = {"content_text": text}
-    if latest and not link.title and latest.title:
-        fields["title"] = latest.title[:512]  # a link saved without a title gets the page's
-    if latest and not link.description and latest.description:
-        fields["description"] = latest.description[:10_000]
-    Link.objects.filter(pk=link.pk).update(**fields)
-    link_search_refresh(link_ids=[link.pk])
+    link_content_set(
+        link_id=link.pk,
+        text=snapshot_text(latest) if latest else "",
+        title=latest.title if latest else "",
+        description=latest.description if latest else "",
+    )
 
 
 # --- schedules and the sweep ------------------------------------------------------------------
@@ -393,8 +400,6 @@ def snapshots_sweep() -> dict[str, int]:
 
 def _queue_backlog() -> int:
     """Messages waiting in the broker's ``snapshots`` queue (0 when it cannot be asked)."""
-    from linkhub.celery import queue_depths
-
     try:
         return queue_depths(["snapshots"])["snapshots"]
     except Exception:  # the broker did not answer: requeue as if there were no backlog

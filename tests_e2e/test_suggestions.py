@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from linkhub.links.models import TaggedLink
-from mlops.models import ModelVersion, Suggestion, TagDecision
+from linkhub.links.models import TagDecision, TaggedLink
+from mlops.models import ModelVersion, Suggestion
 
 from .helpers import link_item
 
@@ -76,7 +76,7 @@ def test_accept_and_reject_chips_then_see_the_decisions_in_the_admin(
     root.save(update_fields=["is_staff", "is_superuser"])
     admin_page = new_page()
     sign_in(admin_page, root)
-    admin_page.goto("/admin/mlops/tagdecision/")
+    admin_page.goto("/admin/links/tagdecision/")
     rows = admin_page.locator("#result_list tbody tr")
     # Newest first: the rejection, the acceptance, then the tag alice set when she saved the link.
     expect(rows.locator("td.field-tag_name")).to_have_text(["nocturnal", "owls", "birds"])

@@ -39,6 +39,15 @@ class LinkAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
+    # Deleting links takes their tags off through the service, which audits each removal.
+    def delete_model(self, request, obj):
+        services.links_delete(link_ids=[obj.pk], actor=request.user, source="admin")
+
+    def delete_queryset(self, request, queryset):
+        services.links_delete(
+            link_ids=list(queryset.values_list("pk", flat=True)), actor=request.user, source="admin"
+        )
+
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
@@ -78,14 +87,14 @@ class TaggedLinkAdmin(admin.ModelAdmin):
 
     # Taking a tag off a link here is allowed, and audited like every other path.
     def delete_model(self, request, obj):
-        with change_source("admin"):
-            services._tags_detach_audited(TaggedLink.objects.filter(pk=obj.pk))
+        services.tags_remove(rows=TaggedLink.objects.filter(pk=obj.pk), actor=request.user, source="admin")
 
     def delete_queryset(self, request, queryset):
-        with change_source("admin"):
-            services._tags_detach_audited(
-                TaggedLink.objects.filter(pk__in=list(queryset.values_list("pk", flat=True)))
-            )
+        services.tags_remove(
+            rows=TaggedLink.objects.filter(pk__in=list(queryset.values_list("pk", flat=True))),
+            actor=request.user,
+            source="admin",
+        )
 
 
 @admin.register(ImportJob)

@@ -1,4 +1,5 @@
-"""Links, per-user tags (django-taggit with a custom tag model) and bookmark imports."""
+"""Links, per-user tags (django-taggit with a custom tag model), the audit of every tag change, and
+bookmark imports."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
+from django.utils.text import slugify
 from taggit.managers import TaggableManager
 from taggit.models import ItemBase, TagBase
+
+from linkhub.audit import AppendOnly, loose_ref
 
 URL_MAX_LENGTH = 2048
 TITLE_MAX_LENGTH = 512
@@ -43,8 +47,6 @@ class Tag(TagBase):
         indexes = [models.Index(fields=["owner", "name"])]
 
     def slugify(self, tag: str, i: int | None = None) -> str:
-        from django.utils.text import slugify
-
         return slugify(tag, allow_unicode=True)[:TAG_MAX_LENGTH] or "tag"
 
     def save(self, *args, **kwargs):
@@ -117,6 +119,54 @@ class Link(models.Model):
     @property
     def display_title(self) -> str:
         return self.title or self.url
+
+
+class TagDecision(AppendOnly):
+    """One change of one tag on one link, or a decision about a suggested tag: who, what, why,
+    when, from where. Append-only. Written by ``services.tags`` in the transaction of the change,
+    whatever the path: the pages, the API, bulk actions, imports, merges, deletions, the admin,
+    the model's auto-apply and a reviewer's decision.
+
+    ``suggestion_id`` and ``model_version_id`` name the suggestion (and its model version) the
+    decision answers when the caller knew it (the mlops app, for its own suggestions); they are
+    plain numbers, since this app knows nothing of the model."""
+
+    class Action(models.TextChoices):
+        ACCEPT = "accept", "accept"
+        REJECT = "reject", "reject"
+        ADD = "add", "add"
+        REMOVE = "remove", "remove"
+        AUTO_APPLY = "auto_apply", "auto-apply (model)"
+
+    class Source(models.TextChoices):
+        UI = "ui", "web UI"
+        API = "api", "API"
+        ADMIN = "admin", "admin"
+        IMPORT = "import", "import"
+        CLI = "cli", "command line"
+        MODEL = "model", "model"
+
+    link = loose_ref("Link")
+    link_owner = loose_ref(settings.AUTH_USER_MODEL)
+    link_url = models.URLField(max_length=URL_MAX_LENGTH)
+    tag_name = models.CharField(max_length=TAG_MAX_LENGTH)
+    tag_key = models.CharField(max_length=TAG_MAX_LENGTH * 2, db_index=True)
+    action = models.CharField(max_length=12, choices=Action.choices)
+    actor = loose_ref(settings.AUTH_USER_MODEL, optional=True)
+    actor_name = models.CharField(max_length=150)  # "model" for auto-apply
+    reason = models.TextField(blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    suggestion_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    model_version_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        # The name it had when the table belonged to the mlops app.
+        indexes = [models.Index(fields=["link", "tag_key"], name="mlops_tagde_link_id_dcfd10_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.tag_name!r} on {self.link_url}"
 
 
 class ImportJob(models.Model):

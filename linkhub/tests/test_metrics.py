@@ -441,7 +441,8 @@ def test_drift_quality_and_alert_gauges_come_from_the_latest_finished_run():
         for severity in ("info", "warning", "critical")
     }
 
-    families = {f.name: f for f in metrics.ModelGaugesCollector().collect()}
+    metrics.MODEL_GAUGES.expire()
+    families = {f.name: f for f in metrics.MODEL_GAUGES.collect()}
 
     def values_of(name: str) -> dict[tuple, float]:
         return {tuple(s.labels.values()): s.value for s in families[name].samples}

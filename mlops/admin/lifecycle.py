@@ -21,7 +21,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
@@ -31,6 +31,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from linkhub.accounts.roles import is_model_owner, is_reviewer
+from linkhub.links.models import TagDecision
 
 from .. import selectors
 from ..models import (
@@ -42,7 +43,6 @@ from ..models import (
     Stage,
     StageEvent,
     Suggestion,
-    TagDecision,
     TrainingRun,
 )
 from ..services import registry
@@ -238,14 +238,24 @@ class TagDecisionAdmin(ReadOnlyAdmin):
         "link_short",
         "actor_name",
         "source",
-        "model_version",
+        "version",
         "reason",
     )
     list_filter = ("action", "source", "at", "actor_name")
     search_fields = ("tag_name", "link_url", "actor_name")
     date_hierarchy = "at"
     # Not link_owner or actor: those users may be gone, and a join would hide their rows.
-    list_select_related = ("model_version",)
+    list_select_related = ()
+
+    def get_queryset(self, request: HttpRequest):
+        # The row keeps the version's id as a plain number (the audit belongs to the links app).
+        number = ModelVersion.objects.filter(pk=OuterRef("model_version_id")).values("number")[:1]
+        return super().get_queryset(request).annotate(version_number=Subquery(number))
+
+    @admin.display(description="model version", ordering="version_number")
+    def version(self, obj: TagDecision) -> str:
+        number = getattr(obj, "version_number", None)
+        return f"v{number}" if number is not None else "-"
 
     @admin.display(description="link", ordering="link_url")
     def link_short(self, obj: TagDecision) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from linkhub.links.models import TagDecision
+
 from ..models import (
     AlertEvent,
     AlertRule,
@@ -14,7 +16,6 @@ from ..models import (
     Stage,
     StageEvent,
     Suggestion,
-    TagDecision,
     TrainingRun,
 )
 

@@ -20,18 +20,9 @@ from rest_framework.views import APIView
 
 from linkhub.accounts.roles import is_model_owner, is_reviewer
 from linkhub.api import Pagination
-from linkhub.links.models import Link
+from linkhub.links.models import Link, TagDecision
 
-from ..models import (
-    AlertEvent,
-    AlertRule,
-    DriftRun,
-    MetricPoint,
-    ModelVersion,
-    Suggestion,
-    TagDecision,
-    TrainingRun,
-)
+from ..models import AlertEvent, AlertRule, DriftRun, MetricPoint, ModelVersion, Suggestion, TrainingRun
 from ..services import registry
 from ..services.alerts import AlertStateError, alert_acknowledge, alert_rule_save, alert_timings
 from ..services.decisions import decide
@@ -118,8 +109,9 @@ class LinkDecisionsView(APIView):
             reason=data.validated_data["reason"],
             source="api",
         )
-        version = decision.model_version if decision.model_version_id else None
-        numbers = {version.pk: version.number} if version is not None else {}
+        numbers: dict[int, int] = {}
+        if (version_id := decision.model_version_id) is not None:
+            numbers = dict(ModelVersion.objects.filter(pk=int(version_id)).values_list("pk", "number"))
         return Response(
             DecisionSerializer(decision, context={"version_numbers": numbers}).data,
             status=status.HTTP_201_CREATED,

@@ -22,7 +22,9 @@ from datetime import timedelta
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from ..models import MetricPoint, ModelVersion, Stage, Suggestion, TagDecision
+from linkhub.links.models import TagDecision
+
+from ..models import MetricPoint, ModelVersion, Stage, Suggestion
 
 OFFLINE = (
     "precision_at_1",
@@ -80,14 +82,20 @@ def _override(version: ModelVersion, since, until) -> tuple[float | None, int]:
         .values_list("link_id", "first")
     )
     against = total = 0
-    rows = decisions.values_list("link_id", "tag_key", "action", "suggestion_id", "at")
-    for link_id, key, action, suggestion_id, at in rows:
+    rows = list(decisions.values_list("pk", "link_id", "tag_key", "action", "suggestion_id", "at"))
+    # A removal answered a suggestion when it named it, or when the suggestion was closed by it.
+    closed_by = set(
+        Suggestion.objects.filter(
+            decision_id__in=[r[0] for r in rows if r[3] == TagDecision.Action.REMOVE]
+        ).values_list("decision_id", flat=True)
+    )
+    for pk, link_id, key, action, suggestion_id, at in rows:
         if action == TagDecision.Action.ADD and at < first_scored.get(link_id, at):
             continue  # a tag typed before the model scored the link is no miss of the model's
         total += 1
         if action == TagDecision.Action.REJECT:
             against += 1
-        elif action == TagDecision.Action.REMOVE and suggestion_id is not None:
+        elif action == TagDecision.Action.REMOVE and (suggestion_id is not None or pk in closed_by):
             against += 1  # took off a tag the model applied
         elif action == TagDecision.Action.ADD and (link_id, key) not in suggested:
             against += 1  # the model missed it

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from linkhub.links.models import Link, Tag, TaggedLink, TagOrigin, tag_key
-from linkhub.links.services import _tags_attach
+from linkhub.links import services as link_services
+from linkhub.links.models import Link, Tag, TagDecision, TaggedLink, tag_key
 from linkhub.metrics import PREDICTION_SECONDS, suggestion_made
-from linkhub.queueing import enqueue_on_commit
+from snapshots.models import Snapshot
 
 from ..models import ModelVersion, Policy, Stage, Suggestion
 from . import registry
-from .decisions import auto_apply_record, rejected_keys
+from .decisions import rejected_keys
 
 logger = logging.getLogger(__name__)
 EXPLAIN_TERMS = 5
@@ -84,12 +85,36 @@ def _ranked(model: Any, example, vocabulary: dict[str, str], blocked: set[str], 
     return ranked[: policy.max_suggestions], scores
 
 
-def suggestions_request(*, link_ids: list[int]) -> None:
-    """Queue scoring of new or newly captured links on the ml worker, once a model serves."""
-    if not link_ids or not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists():
-        return
-    for link_id in link_ids:
-        enqueue_on_commit("mlops.tasks.suggest_tags", link_id)
+def suggest_new_links(*, link_ids: Sequence[int]) -> int:
+    """Score new links once: those whose first snapshot has not ended by now (the wait for its
+    text is over) or that have none. A link whose first snapshot ended was scored then
+    (``suggest_after_snapshot``). Returns how many links were scored."""
+    if not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists():
+        return 0
+    ended = set(
+        Snapshot.objects.filter(
+            link_id__in=link_ids, version=1, status__in=[Snapshot.Status.SUCCEEDED, Snapshot.Status.FAILED]
+        ).values_list("link_id", flat=True)
+    )
+    todo = [link_id for link_id in link_ids if link_id not in ended]
+    for link_id in todo:
+        suggest_for_link(link_id=link_id)
+    return len(todo)
+
+
+def suggest_after_snapshot(*, snapshot_id: int) -> bool:
+    """Score a link when a snapshot brought its page's text, or when its first snapshot failed for
+    good (a new link then gets its suggestions without the text). True when it scored."""
+    row = Snapshot.objects.filter(pk=snapshot_id).values("link_id", "status", "version").first()
+    if row is None:
+        return False
+    first_failed = row["status"] == Snapshot.Status.FAILED and row["version"] == 1
+    if row["status"] != Snapshot.Status.SUCCEEDED and not first_failed:
+        return False
+    if not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists():
+        return False
+    suggest_for_link(link_id=row["link_id"])
+    return True
 
 
 def suggest_for_link(*, link_id: int) -> list[Suggestion]:
@@ -117,22 +142,26 @@ def suggest_for_link(*, link_id: int) -> list[Suggestion]:
             if suggestion is None:
                 continue
             if score >= policy.auto_apply_threshold and suggestion.status == Suggestion.Status.PROPOSED:
-                tag = Tag.objects.filter(owner_id=link.owner_id, key=key).first()
-                if tag is None:
-                    (tag,) = _resolve(link, vocabulary[key])
-                _tags_attach(link_ids=[link.pk], tags=[tag], origin=TagOrigin.MODEL)
-                suggestion.status = Suggestion.Status.AUTO_APPLIED
-                suggestion.save(update_fields=["status"])
-                auto_apply_record(link=link, suggestion=suggestion)
+                _auto_apply(link, suggestion)
             made.append(suggestion)
     _shadow_scores(link, serving, vocabulary, blocked, example, policy)
     return made
 
 
-def _resolve(link: Link, name: str):
-    from linkhub.links.services import tags_resolve
-
-    return tags_resolve(owner=link.owner, names=[name])
+def _auto_apply(link: Link, suggestion: Suggestion) -> None:
+    """The model applies the tag itself, marked as the model's until a person confirms it."""
+    decided = link_services.link_tag_decide(
+        link=link,
+        name=suggestion.tag_name,
+        action=TagDecision.Action.AUTO_APPLY,
+        actor=None,
+        reason=f"score {suggestion.score:.3f} at or above the auto-apply threshold",
+        suggestion_id=suggestion.pk,
+        model_version_id=suggestion.model_version_id,
+    )
+    suggestion.status = Suggestion.Status.AUTO_APPLIED
+    suggestion.decision_id = decided.decision.pk
+    suggestion.save(update_fields=["status", "decision"])
 
 
 def _store(link, version, key, name, score, model, example, *, visible: bool) -> Suggestion | None:

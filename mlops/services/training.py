@@ -26,11 +26,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from linkhub.accounts.models import Profile
-from linkhub.links.models import Link, TaggedLink, TagOrigin
+from linkhub.links.models import Link, TagDecision, TaggedLink, TagOrigin
 from linkhub.metrics import training_run_ended
 from linkhub.queueing import enqueue, enqueue_on_commit
 
-from ..models import ModelVersion, Stage, TagDecision, TrainingRun
+from ..models import ModelVersion, Stage, TrainingRun
 from . import registry
 from .drift import reference_profile
 

@@ -14,24 +14,20 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from linkhub.links import services as link_services
-from linkhub.links.models import TaggedLink, TagOrigin
+from linkhub.audit import AuditRowImmutable
+from linkhub.links.models import TagDecision, TaggedLink, TagOrigin
+from linkhub.links.services import link_tag_decide
 from mlops.admin import ReviewQueueItem, top_terms
-from mlops.models import (
-    AuditRowImmutable,
-    MetricPoint,
-    Policy,
-    PolicyChange,
-    Stage,
-    StageEvent,
-    Suggestion,
-    TagDecision,
-    TrainingRun,
-)
+from mlops.models import MetricPoint, Policy, PolicyChange, Stage, StageEvent, Suggestion, TrainingRun
 from mlops.services import decisions, registry
 from mlops.services.policy import EDITABLE, policy_update
 
 pytestmark = pytest.mark.django_db
+
+
+def _app(model_name: str) -> str:
+    return "links" if model_name == "tagdecision" else "mlops"
+
 
 QUEUE = reverse("admin:mlops_reviewqueueitem_changelist")
 VERSIONS = reverse("admin:mlops_modelversion_changelist")
@@ -125,22 +121,22 @@ def test_audit_admins_are_read_only(client, root, audit_rows, model_name, search
     model = type(row)
     before = model.objects.count()
     client.force_login(root)
-    listing = client.get(reverse(f"admin:mlops_{model_name}_changelist"), {"q": search})
+    listing = client.get(reverse(f"admin:{_app(model_name)}_{model_name}_changelist"), {"q": search})
     assert listing.status_code == 200
     assert list(listing.context["cl"].result_list) == [row]
     assert listing.context["action_form"] is None  # no bulk delete, no action that writes
 
-    change_url = reverse(f"admin:mlops_{model_name}_change", args=[row.pk])
+    change_url = reverse(f"admin:{_app(model_name)}_{model_name}_change", args=[row.pk])
     page = client.get(change_url)
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
     assert not page.context["has_change_permission"]
 
     assert client.post(change_url, {"reason": "rewritten"}).status_code == 403
-    delete_url = reverse(f"admin:mlops_{model_name}_delete", args=[row.pk])
+    delete_url = reverse(f"admin:{_app(model_name)}_{model_name}_delete", args=[row.pk])
     assert client.get(delete_url).status_code == 403
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
-    assert client.get(reverse(f"admin:mlops_{model_name}_add")).status_code == 403
+    assert client.get(reverse(f"admin:{_app(model_name)}_{model_name}_add")).status_code == 403
     assert model.objects.count() == before
     row.refresh_from_db()
     assert row.reason != "rewritten"
@@ -166,7 +162,7 @@ def test_decision_list_filters(client, root, alice, bob, make_link):
     bobs = make_link(bob, "https://example.com/bees", tags=["insects"])
     decisions.decide(link=bobs, tag="insects", action="remove", actor=bob, source="api")
     client.force_login(root)
-    url = reverse("admin:mlops_tagdecision_changelist")
+    url = reverse("admin:links_tagdecision_changelist")
 
     def listed(**params):
         response = client.get(url, params)
@@ -181,7 +177,7 @@ def test_decision_list_filters(client, root, alice, bob, make_link):
 
 def test_reviewers_may_view_decisions_plain_staff_may_not(client, rita, sam, alice, make_link):
     make_link(alice, "https://example.com/owls", tags=["birds"])
-    url = reverse("admin:mlops_tagdecision_changelist")
+    url = reverse("admin:links_tagdecision_changelist")
     client.force_login(rita)
     assert client.get(url).status_code == 200
     client.force_login(sam)
@@ -193,7 +189,7 @@ def test_list_query_count_does_not_grow_with_rows(
     client, root, alice, make_link, suggest, version, model_name
 ):
     client.force_login(root)
-    url = reverse(f"admin:mlops_{model_name}_changelist")
+    url = reverse(f"admin:{_app(model_name)}_{model_name}_changelist")
 
     def add(first, last):
         for i in range(first, last):
@@ -318,11 +314,7 @@ def test_bulk_reject_takes_off_the_models_tag_and_reports_failures(
 ):
     """An auto-applied tag is removed; a tag a person set cannot be rejected, and says so."""
     owls = make_link(alice, "https://example.com/owls")
-    link_services._tags_attach(
-        link_ids=[owls.pk],
-        tags=link_services.tags_resolve(owner=alice, names=["java"]),
-        origin=TagOrigin.MODEL,
-    )
+    link_tag_decide(link=owls, name="java", action="auto_apply", actor=None)
     applied = suggest(owls, "java", 0.93, version=version, status=Suggestion.Status.AUTO_APPLIED)
     bees = make_link(bob, "https://example.com/bees", tags=["insects"])
     on_human_tag = suggest(bees, "insects", 0.7, version=version)
@@ -643,7 +635,7 @@ def test_read_only_lists_render(client, root, mo, rita, sam, alice, make_link, s
         (mo, "tagdecision", 403),
     ]:
         client.force_login(user)
-        url = reverse(f"admin:mlops_{model_name}_changelist")
+        url = reverse(f"admin:{_app(model_name)}_{model_name}_changelist")
         assert client.get(url).status_code == status, (user, model_name)
         if status == 200 and model_name != "policy":
-            assert client.get(reverse(f"admin:mlops_{model_name}_add")).status_code == 403
+            assert client.get(reverse(f"admin:{_app(model_name)}_{model_name}_add")).status_code == 403

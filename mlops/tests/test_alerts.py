@@ -17,7 +17,8 @@ from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mlops.models import AlertEvent, AlertRule, AlertRuleChange, AuditRowImmutable, MetricPoint, TrainingRun
+from linkhub.audit import AuditRowImmutable
+from mlops.models import AlertEvent, AlertRule, AlertRuleChange, MetricPoint, TrainingRun
 from mlops.services.alerts import (
     AlertStateError,
     alert_acknowledge,

@@ -9,9 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
+from linkhub.audit import AuditRowImmutable
 from linkhub.links import services as link_services
-from linkhub.links.models import TaggedLink
-from mlops.models import AuditRowImmutable, StageEvent, Suggestion, TagDecision
+from linkhub.links.models import TagDecision, TaggedLink
+from linkhub.links.services import link_tag_decide
+from mlops.models import StageEvent, Suggestion
 from mlops.services import decisions, registry
 from mlops.services.suggest import _allowed
 
@@ -98,7 +100,7 @@ def test_audit_rows_cannot_be_changed_or_deleted(alice, make_link, make_version)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
 def test_the_database_refuses_updates_and_deletes_of_audit_rows(alice, make_link):
     make_link(alice, "https://example.com/a", tags=["x"])
-    for sql in ("UPDATE mlops_tagdecision SET reason = 'x'", "DELETE FROM mlops_tagdecision"):
+    for sql in ("UPDATE links_tagdecision SET reason = 'x'", "DELETE FROM links_tagdecision"):
         with (
             pytest.raises(DatabaseError, match="append-only"),
             transaction.atomic(),
@@ -143,12 +145,11 @@ def test_auto_applied_tags_are_the_models_until_confirmed_and_a_reject_takes_the
 ):
     version = make_version()
     link = make_link(alice, "https://example.com/owls", tags=["birds"])
-    from linkhub.links.services import _tags_attach, tags_resolve
 
     auto = suggest(link, "owls", 0.95, version, status=Suggestion.Status.AUTO_APPLIED)
-    _tags_attach(link_ids=[link.pk], tags=tags_resolve(owner=alice, names=["owls"]), origin="model")
+    link_tag_decide(link=link, name="owls", action="auto_apply", actor=None)
     auto2 = suggest(link, "raptors", 0.93, version, status=Suggestion.Status.AUTO_APPLIED)
-    _tags_attach(link_ids=[link.pk], tags=tags_resolve(owner=alice, names=["raptors"]), origin="model")
+    link_tag_decide(link=link, name="raptors", action="auto_apply", actor=None)
     assert tags_of(link) == {"birds": "user", "owls": "model", "raptors": "model"}
     decisions.decide(link=link, tag="owls", action="accept", actor=alice)  # confirm
     decisions.decide(link=link, tag="raptors", action="reject", actor=alice)  # revert

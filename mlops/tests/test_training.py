@@ -12,8 +12,8 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from linkhub.accounts.models import Profile
-from linkhub.links.models import TaggedLink
-from mlops.models import ModelVersion, Policy, Suggestion, TagDecision, TrainingRun
+from linkhub.links.models import TagDecision, TaggedLink
+from mlops.models import ModelVersion, Policy, Suggestion, TrainingRun
 from mlops.services import decisions, registry
 from mlops.services.suggest import suggest_for_link
 from mlops.services.training import collect_examples, training_request, training_run

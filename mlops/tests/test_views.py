@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from linkhub.links.models import Link, Tag, TaggedLink
-from linkhub.links.services import _tags_attach, tags_resolve
-from mlops.models import Stage, StageEvent, Suggestion, TagDecision, TrainingRun
+from linkhub.links.models import Link, Tag, TagDecision, TaggedLink
+from linkhub.links.services import link_tag_decide
+from mlops.models import ModelVersion, Stage, StageEvent, Suggestion, TrainingRun
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def owls_link(alice, make_link, version, suggest):
     link = make_link(alice, "https://example.com/owls", title="Owls at night", tags=["birds"])
     suggest(link, "owls", 0.82, version)
     suggest(link, "night", 0.95, version, status=Suggestion.Status.AUTO_APPLIED)
-    _tags_attach(link_ids=[link.pk], tags=tags_resolve(owner=alice, names=["night"]), origin="model")
+    link_tag_decide(link=link, name="night", action="auto_apply", actor=None)
     suggest(link, "hidden", 0.9, version, visible=False)  # shadow output
     suggest(link, "answered", 0.7, version, status=Suggestion.Status.REJECTED)
     return link
@@ -138,8 +138,8 @@ def test_accept_with_fetch_answers_json_with_the_new_chips(client, alice, owls_l
     assert tags_of(owls_link) == {"birds": "user", "night": "model", "owls": "user"}
     assert decisions_of(owls_link)[-1] == ("owls", "accept", "ui", "alice")
     decision = TagDecision.objects.filter(link_id=owls_link.pk, action="accept").get()
-    assert decision.suggestion.status == Suggestion.Status.ACCEPTED
-    assert decision.model_version.number == 3
+    assert Suggestion.objects.get(pk=decision.suggestion_id).status == Suggestion.Status.ACCEPTED
+    assert ModelVersion.objects.get(pk=decision.model_version_id).number == 3
 
 
 def test_reject_without_javascript_redirects_back_with_a_message(client, alice, owls_link):
@@ -166,7 +166,7 @@ def test_confirm_and_remove_the_models_tags(client, alice, owls_link, version, s
     assert tags_of(owls_link)["night"] == "user"
     assert Suggestion.objects.get(link=owls_link, tag_name="night").status == Suggestion.Status.ACCEPTED
     # A model tag with no open suggestion left: remove takes it off, as a rejection.
-    _tags_attach(link_ids=[owls_link.pk], tags=tags_resolve(owner=alice, names=["dusk"]), origin="model")
+    link_tag_decide(link=owls_link, name="dusk", action="auto_apply", actor=None)
     response = client.post(f"/links/{owls_link.pk}/suggestions/reject/", {"tag": "dusk"}, **JSON)
     assert response.status_code == 200
     assert "dusk" not in tags_of(owls_link)

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         else:
             try:
                 # One version only: the one this command asks for below (not also the on-save one).
-                link, _ = link_create(owner=owner, url=target, request_snapshot=False)
+                link, _ = link_create(owner=owner, url=target, capture=False)
             except ValidationError as exc:
                 raise CommandError(" ".join(exc.messages)) from None
         if wait:

@@ -10,6 +10,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 
 from linkhub.links import services
+from linkhub.queueing import enqueue_failures
+
+BROKER_AWAY = (
+    "The broker (Redis) did not answer, so {what} could not be queued now. Nothing is lost: "
+    "it is stored, and the sweep queues it once Redis and the workers run."
+)
 
 
 class Command(BaseCommand):
@@ -32,12 +38,17 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
         upload = SimpleUploadedFile(file.name, data, content_type="text/html")
+        failures = enqueue_failures()
         try:
             job = services.import_start(owner=owner, upload=upload, queue=queue)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         if queue:
-            self.stdout.write(f"Queued import {job.pk}: {job.total} bookmarks.")
+            self.stdout.write(f"Stored import {job.pk}: {job.total} bookmarks.")
+            if enqueue_failures() > failures:
+                self.stdout.write(self.style.WARNING(BROKER_AWAY.format(what="the import")))
+            else:
+                self.stdout.write("Queued: a worker imports it.")
             return
 
         def progress(done: int, total: int) -> None:
@@ -49,3 +60,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Imported {file.name}: {result.message}"))
         for err in result.errors[:20]:
             self.stdout.write(f"  skipped line {err['line']}: {err['url']}: {err['reason']}")
+        if enqueue_failures() > failures:
+            what = f"the work that follows the {result.created} new links (their snapshots)"
+            self.stdout.write(self.style.WARNING(BROKER_AWAY.format(what=what)))
