@@ -10,8 +10,7 @@ from django.conf import settings
 
 from linkhub.queueing import enqueue
 
-from . import services
-from .pipeline import snapshot_run
+from . import pipeline, services  # modules, not names: services import this module as they load
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ logger = logging.getLogger(__name__)
     time_limit=settings.SNAPSHOT_TIME_LIMIT,
 )
 def render_snapshot(self, snapshot_id: int) -> str | None:
-    outcome = snapshot_run(snapshot_id=snapshot_id, worker=self.request.hostname or "worker")
+    outcome = pipeline.snapshot_run(snapshot_id=snapshot_id, worker=self.request.hostname or "worker")
     if outcome is None:
         return None
     if outcome.retry_in is not None:
