@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from celery import shared_task
 from celery.signals import worker_process_shutdown
@@ -50,6 +51,12 @@ def run_snapshot_schedules() -> int:
 
 @worker_process_shutdown.connect
 def _close_browser(**kwargs) -> None:
-    from .renderer.browser import POOL
+    from .renderer.browser import POOL, RENDERER
 
-    POOL.close()
+    # On the render thread: Playwright's objects belong to the thread that made them, and from
+    # this one closing fails ("Cannot switch to a different thread"). A close that hangs is
+    # ended by the renderer's timeout, which kills the browser.
+    try:
+        RENDERER.run(POOL.close, timeout=30)
+    except Exception as exc:
+        logger.warning("closing the browser at shutdown failed (pid %s): %s", os.getpid(), exc)
