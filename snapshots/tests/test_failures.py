@@ -76,7 +76,7 @@ def test_a_broker_restart_in_a_burst_of_saves_loses_no_save(
 ):
     """Redis stops (and loses every queued message) and comes back while a burst of saves goes on:
     every save answers 201 (or 503 without writing), and the sweep gets every snapshot done."""
-    total = int(os.environ.get("LINKHUB_BURST_SAVES", "120"))
+    total = int(os.environ.get("LINKHUB_BURST_SAVES", "100"))
     clients = 4
     caplog.set_level(logging.WARNING, logger="httpx")  # not a line per request
     env = {"SNAPSHOT_LEASE_SECONDS": str(LEASE_SECONDS)}
