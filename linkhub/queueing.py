@@ -11,8 +11,8 @@ runs, drift runs), so the request that stored them still succeeds: a save answer
 work is queued when the broker is back.
 
 Publishing waits very little: a couple of quick retries cover a broker that restarts, and after a
-failure the next calls in the following seconds give up at once instead of waiting again (an
-import of thousands of links must not wait for each one).
+failure the next calls in the following seconds try once and give up at once instead of waiting
+again (an import of thousands of links must not wait for each one).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.3}
+QUICK_PUBLISH = {"max_retries": 0}  # one attempt: a refused connection fails in milliseconds
 QUIET_SECONDS = 5.0  # after a failure, don't retry (and don't log again) for this long
 
 _state = threading.local()
@@ -69,12 +70,15 @@ def enqueue(task_name: str, *args: Any, countdown: float | None = None, **kwargs
     task = _task(task_name)
     quick = _recently_failed()
     try:
+        # Quick is one connection attempt, not retry=False: kombu makes sure of its connection
+        # before every publish with the retry policy last used on it (PUBLISH_RETRY: three attempts
+        # and 0.4 s) or, with none, until broker_connection_timeout; max_retries=0 is one attempt.
         task.apply_async(
             args,
             kwargs or None,
             countdown=countdown,
-            retry=not quick,
-            retry_policy=PUBLISH_RETRY,
+            retry=True,
+            retry_policy=QUICK_PUBLISH if quick else PUBLISH_RETRY,
         )
     except BROKER_ERRORS as exc:
         level = logging.DEBUG if quick else logging.WARNING

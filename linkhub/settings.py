@@ -158,7 +158,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("CELERY_WORKER_MAX_TASKS_PER_CHILD", default=200)
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A broker host that drops packets must not hold a save for long: connecting gives up after 2 s
+# (the work is queued later by the sweeps, see linkhub/queueing.py).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Imported by every worker at start: it serves the worker's /metrics (linkhub/metrics.py).
 CELERY_IMPORTS = ["linkhub.metrics"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from celery import shared_task
 from celery.signals import worker_process_shutdown
 from django.conf import settings
 
-from . import services
-from .pipeline import snapshot_run
+from . import pipeline, services
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
     time_limit=settings.SNAPSHOT_TIME_LIMIT,
 )
 def render_snapshot(self, snapshot_id: int) -> str | None:
-    outcome = snapshot_run(snapshot_id=snapshot_id, worker=self.request.hostname or "worker")
+    outcome = pipeline.snapshot_run(snapshot_id=snapshot_id, worker=self.request.hostname or "worker")
     if outcome is None:
         return None
     if outcome.retry_in is not None:
@@ -49,6 +49,12 @@ def run_snapshot_schedules() -> int:
 
 @worker_process_shutdown.connect
 def _close_browser(**kwargs) -> None:
-    from .renderer.browser import POOL
+    from .renderer.browser import POOL, RENDERER
 
-    POOL.close()
+    # On the render thread: Playwright's objects belong to the thread that made them, and from
+    # this one closing fails ("Cannot switch to a different thread"). A close that hangs is
+    # ended by the renderer's timeout, which kills the browser.
+    try:
+        RENDERER.run(POOL.close, timeout=30)
+    except Exception as exc:
+        logger.warning("closing the browser at shutdown failed (pid %s): %s", os.getpid(), exc)

@@ -10,7 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -135,6 +135,19 @@ def _minimal_pdf(text: str) -> bytes:
 
 
 PDF = _minimal_pdf("Hello PDF archive")
+
+
+def _numbered_page(name: str, kind: str = "page") -> str:
+    name = "".join(c for c in name if c.isalnum() or c in "-_")[:40]
+    paras = "".join(
+        f"<p>Paragraph {i} of {kind} {name}: saved links are captured by a headless browser, "
+        "and every capture keeps the words, the layout and the pictures of the page.</p>"
+        for i in range(1, 5)
+    )
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Fixture {kind} {name}</title>"
+        f"</head><body><h1>Fixture {kind} {name}</h1>{paras}</body></html>"
+    )
 
 
 class FixtureHandler(BaseHTTPRequestHandler):
@@ -279,6 +292,19 @@ class FixtureHandler(BaseHTTPRequestHandler):
                 "<html lang='en'><head><title>Changing page</title></head>"
                 f"<body><h1>Changing</h1>{body}</body></html>",
             )
+        if path.startswith("/page/"):
+            # Many distinct, light pages (a burst of saves needs a URL each and a quick render).
+            return self._send(200, _numbered_page(path.rsplit("/", 1)[1]))
+        if path.startswith("/slow/"):
+            # Answers after a delay (?delay=seconds, 5 by default) on every visit: long enough
+            # for a test to kill the worker while its browser waits for the page.
+            query = urlsplit(self.path).query
+            delay = float(parse_qs(query).get("delay", ["5"])[0])
+            time.sleep(min(max(delay, 0.0), 20.0))
+            try:
+                return self._send(200, _numbered_page(path.rsplit("/", 1)[1], kind="slow page"))
+            except (BrokenPipeError, ConnectionResetError):  # the browser was killed meanwhile
+                return None
         if path == "/text":
             return self._send(
                 200, "Plain text file.\nSecond line of plain text.\n", "text/plain; charset=utf-8"

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import psutil
 import pytest
 
 from snapshots import services
@@ -71,3 +72,29 @@ def test_a_worker_killed_mid_capture_does_not_leave_the_snapshot_hanging(
     assert snap.attempts == 2
     assert snap.provenance["attempts_log"][0]["reason"] == "worker_lost"
     assert snap.title == "Second time lucky"
+
+
+def test_a_worker_stopped_with_sigterm_closes_its_browser(fixture_site, alice_api, start_worker):
+    """Warm shutdown closes the browser on the thread that drives it (Playwright's objects belong
+    to the render thread; from another thread the close failed and the browser was left to die)."""
+    worker = start_worker()
+    r = alice_api.post("/api/links/", {"url": fixture_site("/styled")}, format="json")
+    link_id = r.json()["id"]
+    wait_for(
+        lambda: Snapshot.objects.filter(link_id=link_id, status="succeeded").exists(), 90, "the snapshot"
+    )
+    family = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
+    assert any("chrom" in p.name().lower() or "headless" in p.name().lower() for p in family)
+    os.killpg(worker.pid, signal.SIGTERM)  # as a deployment stops it
+    worker.wait(timeout=60)
+    log = open(worker.log_path, errors="replace").read()
+    assert "closing the browser failed" not in log
+    assert "stopping Playwright failed" not in log
+    wait_for(lambda: not any(_alive(p) for p in family), 15, "the browser to end")
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
