@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import F, FloatField, QuerySet, Value
+from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Abs, Least
 from django.http import Http404
 from django.template.loader import render_to_string
 
 from linkhub.accounts.roles import is_model_owner, is_reviewer
+from linkhub.links.models import TaggedLink, TagOrigin
 
 from .models import ModelVersion, Policy, Stage, StageEvent, Suggestion, TrainingRun
 from .services.registry import TRANSITIONS
@@ -43,8 +44,15 @@ def suggestions_open(*, link_ids: Iterable[int]) -> dict[int, list[Suggestion]]:
     by_link: dict[int, list[Suggestion]] = {pk: [] for pk in ids}
     if not ids:
         return by_link
+    # A person's tag edit answers open suggestions a moment after it commits (a task does it):
+    # until then, a suggested tag already on the link, or a model tag already taken off, is no chip.
+    on_link = TaggedLink.objects.filter(content_object_id=OuterRef("link_id"), tag__key=OuterRef("tag_key"))
     rows = (
         Suggestion.objects.filter(link_id__in=ids, visible=True, status__in=OPEN_STATUSES)
+        .filter(
+            (Q(status=Suggestion.Status.PROPOSED) & ~Exists(on_link))
+            | (Q(status=Suggestion.Status.AUTO_APPLIED) & Exists(on_link.filter(origin=TagOrigin.MODEL)))
+        )
         .select_related("model_version")
         .only(
             "id",
