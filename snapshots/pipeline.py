@@ -12,13 +12,12 @@ from django.utils import timezone
 from . import services
 from .models import FailureReason, SnapshotArtifact
 from .quality import assess
-from .services import Outcome
 from .storage import artifact_read
 
 logger = logging.getLogger(__name__)
 
 
-def snapshot_run(*, snapshot_id: int, worker: str) -> Outcome | None:
+def snapshot_run(*, snapshot_id: int, worker: str) -> services.Outcome | None:
     """Claim, render, check and store one snapshot. None when the row was not ours to run."""
     snapshot = services.snapshot_claim(snapshot_id=snapshot_id, worker=worker)
     if snapshot is None:
