@@ -946,7 +946,7 @@ def profile_capture(cfg: dict, exclude: set[int]) -> dict:
             capture, prov = RENDERER.run(render.render_url, urls[i], timeout=120)
             quality.assess(
                 http_status=capture.http_status,
-                title=capture.title,
+                title=capture.meta.title,
                 text=capture.text,
                 html=capture.html or "",
                 screenshot_png=capture.screenshot,

@@ -76,7 +76,7 @@ def snapshot_run(*, snapshot_id: int, worker: str) -> services.Outcome | None:
         checked = time.monotonic()
         verdict = assess(
             http_status=capture.http_status,
-            title=capture.title,
+            title=capture.meta.title,
             text=capture.text,
             html=capture.html or "",
             screenshot_png=capture.screenshot,

@@ -278,12 +278,12 @@ def snapshot_complete(
     snapshot.redirect_chain = capture.redirect_chain or []
     snapshot.http_status = capture.http_status
     snapshot.content_type = capture.content_type[:100]
-    snapshot.title = capture.title[:1000]
-    snapshot.description = capture.description[:10_000]
-    snapshot.language = capture.language[:20]
-    snapshot.canonical_url = _http_url(capture.canonical_url)
-    snapshot.favicon_url = _http_url(capture.favicon_url)
-    snapshot.preview_image_url = _http_url(capture.preview_image_url)
+    snapshot.title = capture.meta.title[:1000]
+    snapshot.description = capture.meta.description[:10_000]
+    snapshot.language = capture.meta.language[:20]
+    snapshot.canonical_url = _http_url(capture.meta.canonical_url)
+    snapshot.favicon_url = _http_url(capture.meta.favicon_url)
+    snapshot.preview_image_url = _http_url(capture.meta.preview_image_url)
     snapshot.text_length = len(capture.text)
     snapshot.suspect_reason = suspect_reason
     snapshot.save()
