@@ -439,24 +439,11 @@ def child_env(cfg: dict) -> dict[str, str]:
 
 
 def worker_start(cfg: dict, env: dict[str, str], nodename: str) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "linkhub",
-        "worker",
-        "-Q",
-        "snapshots,default",
-        "-c",
-        str(cfg["concurrency"]),
-        "--loglevel",
-        "WARNING",
-        "-n",
-        nodename,
-        "--without-mingle",
-        "--without-gossip",
-    ]
+    from linkhub.celery import worker_argv
+
+    cmd = worker_argv(
+        "snapshots", concurrency=cfg["concurrency"], name=nodename, loglevel="WARNING", without_peers=True
+    )
     logfile = Path(cfg["run_dir"]) / "worker.log"
     log(f"[{cfg['run']}] starting: " + " ".join(cmd[1:]))
     proc = subprocess.Popen(

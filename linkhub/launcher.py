@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from linkhub.celery import worker_argv
+
 if TYPE_CHECKING:
     from django.conf import LazySettings
 
@@ -129,40 +131,10 @@ def _commands(args: argparse.Namespace) -> dict[str, list[str]]:
     """The command line of each process, in the order they start."""
     py = sys.executable
     return {
-        "worker": [
-            py,
-            "-m",
-            "celery",
-            "-A",
-            "linkhub",
-            "worker",
-            "-Q",
-            "snapshots,default",
-            "-c",
-            str(args.worker_concurrency),
-            "--loglevel",
-            "INFO",
-            "-n",
-            "embedded@%h",
-        ],
+        "worker": worker_argv("snapshots", concurrency=args.worker_concurrency, name="embedded@%h"),
         # The tag model's own worker: embedding and training never run in the web process, and
         # one process keeps one copy of the model (and of torch) in memory.
-        "ml-worker": [
-            py,
-            "-m",
-            "celery",
-            "-A",
-            "linkhub",
-            "worker",
-            "-Q",
-            "ml",
-            "-c",
-            "1",
-            "--loglevel",
-            "INFO",
-            "-n",
-            "embedded-ml@%h",
-        ],
+        "ml-worker": worker_argv("ml", name="embedded-ml@%h"),
         "beat": [
             py,
             "-m",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+
+from linkhub.celery import worker_argv
 
 
 def _database_url() -> str:
@@ -50,24 +51,7 @@ def start_worker(redis_server, settings, tmp_path):
             env["REDIS_URL"] = django_settings.REDIS_URL
         log = open(tmp_path / f"worker-{len(procs)}.log", "wb")
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "linkhub",
-                "worker",
-                "-Q",
-                "snapshots,default",
-                "-c",
-                "1",
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"test{len(procs)}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            worker_argv("snapshots", concurrency=1, name=f"test{len(procs)}@%h", without_peers=True),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
