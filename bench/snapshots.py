@@ -439,24 +439,11 @@ def child_env(cfg: dict) -> dict[str, str]:
 
 
 def worker_start(cfg: dict, env: dict[str, str], nodename: str) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "linkhub",
-        "worker",
-        "-Q",
-        "snapshots,default",
-        "-c",
-        str(cfg["concurrency"]),
-        "--loglevel",
-        "WARNING",
-        "-n",
-        nodename,
-        "--without-mingle",
-        "--without-gossip",
-    ]
+    from linkhub.celery import worker_argv
+
+    cmd = worker_argv(
+        "snapshots", concurrency=cfg["concurrency"], name=nodename, loglevel="WARNING", without_peers=True
+    )
     logfile = Path(cfg["run_dir"]) / "worker.log"
     log(f"[{cfg['run']}] starting: " + " ".join(cmd[1:]))
     proc = subprocess.Popen(
@@ -946,7 +933,7 @@ def profile_capture(cfg: dict, exclude: set[int]) -> dict:
             capture, prov = RENDERER.run(render.render_url, urls[i], timeout=120)
             quality.assess(
                 http_status=capture.http_status,
-                title=capture.title,
+                title=capture.meta.title,
                 text=capture.text,
                 html=capture.html or "",
                 screenshot_png=capture.screenshot,

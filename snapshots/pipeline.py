@@ -12,6 +12,8 @@ from django.utils import timezone
 from . import services
 from .models import FailureReason, SnapshotArtifact
 from .quality import assess
+from .renderer.browser import RENDERER, RenderTimeout
+from .renderer.render import RenderFailure, render_upload, render_url
 from .storage import artifact_read
 
 logger = logging.getLogger(__name__)
@@ -23,9 +25,6 @@ def snapshot_run(*, snapshot_id: int, worker: str) -> services.Outcome | None:
     if snapshot is None:
         logger.info("snapshot %s: not claimable (done, or running elsewhere)", snapshot_id)
         return None
-    from .renderer.browser import RENDERER, RenderTimeout  # Playwright loads here only
-    from .renderer.render import RenderFailure, render_upload, render_url
-
     queue_wait = (snapshot.started_at - snapshot.not_before).total_seconds() if snapshot.started_at else None
     logger.info("snapshot %s: attempt %s of %s", snapshot_id, snapshot.attempts, snapshot.url)
     started = time.monotonic()
@@ -76,7 +75,7 @@ def snapshot_run(*, snapshot_id: int, worker: str) -> services.Outcome | None:
         checked = time.monotonic()
         verdict = assess(
             http_status=capture.http_status,
-            title=capture.title,
+            title=capture.meta.title,
             text=capture.text,
             html=capture.html or "",
             screenshot_png=capture.screenshot,

@@ -6,7 +6,7 @@ import functools
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -23,7 +23,7 @@ from linkhub.links.services import link_content_set
 from linkhub.queueing import enqueue
 
 from .capture import Capture
-from .models import TRANSIENT_REASONS, FailureReason, Snapshot, SnapshotArtifact, SnapshotSchedule
+from .models import TRANSIENT_REASONS, Artifact, FailureReason, Snapshot, SnapshotArtifact, SnapshotSchedule
 from .selectors import snapshot_latest_good, snapshot_text
 from .signals import snapshot_finished
 from .storage import artifact_store
@@ -90,7 +90,22 @@ def snapshot_retry(*, snapshot: Snapshot, actor: User) -> Snapshot:
     snapshot.not_before = snapshot.requested_at = timezone.now()
     snapshot.started_at = snapshot.finished_at = snapshot.heartbeat_at = None
     snapshot.requested_by = actor
-    snapshot.save()
+    snapshot.save(
+        update_fields=[
+            "provenance",
+            "status",
+            "failure_reason",
+            "failure_detail",
+            "suspect_reason",
+            "attempts",
+            "not_before",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "requested_by",
+        ]
+    )
     transaction.on_commit(functools.partial(_queue, snapshot.pk))
     return snapshot
 
@@ -205,12 +220,13 @@ def snapshot_fail(*, snapshot_id: int, reason: str, detail: str, provenance: dic
     merged["attempts_log"] = [*snapshot.provenance.get("attempts_log", []), attempt_log]
     snapshot.provenance = merged
     snapshot.failure_reason, snapshot.failure_detail = reason, detail[:2000]
+    failed_fields = ["provenance", "failure_reason", "failure_detail", "status"]
     if reason in TRANSIENT_REASONS and snapshot.attempts < snapshot.max_attempts:
         delay = retry_delay(snapshot.attempts)
         snapshot.status = Snapshot.Status.PENDING
         snapshot.not_before = now + timedelta(seconds=delay)
         snapshot.heartbeat_at = None
-        snapshot.save()
+        snapshot.save(update_fields=[*failed_fields, "not_before", "heartbeat_at"])
         logger.info(
             "snapshot %s attempt %s failed (%s), retry in %.0fs",
             snapshot_id,
@@ -221,7 +237,7 @@ def snapshot_fail(*, snapshot_id: int, reason: str, detail: str, provenance: dic
         return Outcome(snapshot.status, retry_in=delay)
     snapshot.status = Snapshot.Status.FAILED
     snapshot.finished_at = now
-    snapshot.save()
+    snapshot.save(update_fields=[*failed_fields, "finished_at"])
     _announce(snapshot)
     metrics.snapshot_ended(outcome="suspect" if reason == FailureReason.SUSPECT else "failed", reason=reason)
     logger.info("snapshot %s failed for good after %s attempt(s): %s", snapshot_id, snapshot.attempts, reason)
@@ -232,19 +248,39 @@ def _http_url(value: str) -> str:
     return value if value.startswith(("http://", "https://")) and len(value) <= 2048 else ""
 
 
-@transaction.atomic
 def snapshot_complete(
     *, snapshot_id: int, capture: Capture, provenance: dict, suspect_reason: str = ""
 ) -> Outcome:
     """Store the artifacts and metadata of a finished render.
 
-    A suspect capture keeps its artifacts (a person may want to see what came back), counts as
-    a failed attempt, and is never used for search or tags."""
+    The files are written first, before the row is locked, so slow storage (S3, a large
+    archive) never holds the lock; the locked part writes rows only. Files written for a row
+    that turns out to be finished already are used by no snapshot, and the hourly garbage
+    collection deletes them. A suspect capture keeps its artifacts (a person may want to see
+    what came back), counts as a failed attempt, and is never used for search or tags."""
     started = timezone.now()
-    snapshot = Snapshot.objects.select_for_update().select_related("link").get(pk=snapshot_id)
-    if snapshot.is_finished:
-        return Outcome(snapshot.status)
-    files = [
+    stored = _artifacts_store(capture)
+    return _snapshot_complete_rows(
+        snapshot_id=snapshot_id,
+        capture=capture,
+        provenance=provenance,
+        suspect_reason=suspect_reason,
+        stored=stored,
+        started=started,
+    )
+
+
+@dataclass(frozen=True)
+class _StoredFile:
+    name: str
+    data: bytes
+    content_type: str
+    artifact: Artifact
+
+
+def _capture_files(capture: Capture) -> list[tuple[str, bytes | None, str]]:
+    """(artifact name, bytes or None, content type) of everything a capture may hold."""
+    return [
         (SnapshotArtifact.Name.SCREENSHOT, capture.screenshot, "image/png"),
         (SnapshotArtifact.Name.THUMBNAIL, capture.thumbnail, "image/png"),
         (SnapshotArtifact.Name.PDF, capture.pdf, "application/pdf"),
@@ -265,14 +301,53 @@ def snapshot_complete(
         ),
         (SnapshotArtifact.Name.FAVICON, capture.favicon, capture.favicon_type or "image/x-icon"),
     ]
-    stored_bytes = 0
-    for name, data, ctype in files:
-        if data:
-            artifact = artifact_store(data, ctype)
-            SnapshotArtifact.objects.update_or_create(
-                snapshot=snapshot, name=name, defaults={"artifact": artifact}
-            )
-            stored_bytes += len(data)
+
+
+def _artifacts_store(capture: Capture) -> list[_StoredFile]:
+    """Write the capture's files to storage (content-addressed: bytes stored before are reused)."""
+    return [
+        _StoredFile(name, data, ctype, artifact_store(data, ctype))
+        for name, data, ctype in _capture_files(capture)
+        if data
+    ]
+
+
+def _artifacts_attach(*, snapshot: Snapshot, stored: list[_StoredFile]) -> int:
+    """Point the snapshot's artifact rows at the stored files; the bytes stored.
+
+    Their Artifact rows are locked until the transaction commits, as artifact_store locks them
+    inside one, because the garbage collection skips locked rows. A reused Artifact that had no
+    snapshot for a day may have been collected while the files were written: it is stored again.
+    The locks are taken in id order, so two workers sharing a file cannot deadlock."""
+    kept = set(
+        Artifact.objects.select_for_update()
+        .filter(pk__in=[f.artifact.pk for f in stored])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for f in stored:
+        artifact = f.artifact if f.artifact.pk in kept else artifact_store(f.data, f.content_type)
+        SnapshotArtifact.objects.update_or_create(
+            snapshot=snapshot, name=f.name, defaults={"artifact": artifact}
+        )
+    return sum(len(f.data) for f in stored)
+
+
+@transaction.atomic
+def _snapshot_complete_rows(
+    *,
+    snapshot_id: int,
+    capture: Capture,
+    provenance: dict,
+    suspect_reason: str,
+    stored: list[_StoredFile],
+    started: datetime,
+) -> Outcome:
+    """The locked part of snapshot_complete: rows only, the files are stored already."""
+    snapshot = Snapshot.objects.select_for_update().select_related("link").get(pk=snapshot_id)
+    if snapshot.is_finished:
+        return Outcome(snapshot.status)
+    stored_bytes = _artifacts_attach(snapshot=snapshot, stored=stored)
     provenance = {**snapshot.provenance, **provenance}
     provenance.setdefault("timings", {})["store"] = round((timezone.now() - started).total_seconds(), 3)
     provenance.setdefault("bytes", {})["stored"] = stored_bytes
@@ -281,15 +356,31 @@ def snapshot_complete(
     snapshot.redirect_chain = capture.redirect_chain or []
     snapshot.http_status = capture.http_status
     snapshot.content_type = capture.content_type[:100]
-    snapshot.title = capture.title[:1000]
-    snapshot.description = capture.description[:10_000]
-    snapshot.language = capture.language[:20]
-    snapshot.canonical_url = _http_url(capture.canonical_url)
-    snapshot.favicon_url = _http_url(capture.favicon_url)
-    snapshot.preview_image_url = _http_url(capture.preview_image_url)
+    snapshot.title = capture.meta.title[:1000]
+    snapshot.description = capture.meta.description[:10_000]
+    snapshot.language = capture.meta.language[:20]
+    snapshot.canonical_url = _http_url(capture.meta.canonical_url)
+    snapshot.favicon_url = _http_url(capture.meta.favicon_url)
+    snapshot.preview_image_url = _http_url(capture.meta.preview_image_url)
     snapshot.text_length = len(capture.text)
     snapshot.suspect_reason = suspect_reason
-    snapshot.save()
+    snapshot.save(
+        update_fields=[
+            "provenance",
+            "final_url",
+            "redirect_chain",
+            "http_status",
+            "content_type",
+            "title",
+            "description",
+            "language",
+            "canonical_url",
+            "favicon_url",
+            "preview_image_url",
+            "text_length",
+            "suspect_reason",
+        ]
+    )
     if suspect_reason:
         return snapshot_fail(snapshot_id=snapshot_id, reason=FailureReason.SUSPECT, detail=suspect_reason)
     snapshot.status = Snapshot.Status.SUCCEEDED

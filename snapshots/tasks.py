@@ -10,6 +10,8 @@ from celery.signals import worker_process_shutdown
 from django.conf import settings
 
 from . import pipeline, services
+from .renderer.browser import POOL, RENDERER
+from .storage import artifacts_collect_garbage
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +39,6 @@ def sweep_snapshots() -> dict[str, int]:
 
 @shared_task(soft_time_limit=300, time_limit=360)
 def collect_artifact_garbage() -> dict[str, int]:
-    from .storage import artifacts_collect_garbage
-
     return artifacts_collect_garbage()
 
 
@@ -49,8 +49,6 @@ def run_snapshot_schedules() -> int:
 
 @worker_process_shutdown.connect
 def _close_browser(**kwargs) -> None:
-    from .renderer.browser import POOL, RENDERER
-
     # On the render thread: Playwright's objects belong to the thread that made them, and from
     # this one closing fails ("Cannot switch to a different thread"). A close that hangs is
     # ended by the renderer's timeout, which kills the browser.

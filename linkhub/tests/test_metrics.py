@@ -24,7 +24,7 @@ from mlops.models import MetricPoint, Policy, Stage, Suggestion
 from mlops.services import decisions, registry
 from mlops.services.suggest import suggest_for_link
 from snapshots import services
-from snapshots.capture import Capture
+from snapshots.capture import Capture, PageMetadata
 from snapshots.models import Snapshot
 from snapshots.tests.worker_fixture import wait_for
 
@@ -74,7 +74,10 @@ def pending(make_link, alice):
 
 def complete(snapshot: Snapshot, suspect_reason: str = "") -> services.Outcome:
     capture = Capture(
-        final_url="https://example.com/", http_status=200, content_type="text/html", title="Owls"
+        final_url="https://example.com/",
+        http_status=200,
+        content_type="text/html",
+        meta=PageMetadata(title="Owls"),
     )
     capture.html, capture.text = "<html><body><p>Owls hunt at night.</p></body></html>", "Owls hunt at night."
     return services.snapshot_complete(

@@ -11,7 +11,7 @@ from linkhub.links.signals import links_created, tags_changed
 from mlops.models import Stage, Suggestion
 from mlops.services import suggest
 from snapshots import services as snapshot_services
-from snapshots.capture import Capture
+from snapshots.capture import Capture, PageMetadata
 from snapshots.models import FailureReason, Snapshot
 from snapshots.signals import snapshot_finished
 
@@ -37,7 +37,9 @@ def _finish(snapshot: Snapshot, *, text: str = "Owls hunt at night.") -> None:
     snapshot_services.snapshot_claim(snapshot_id=snapshot.pk, worker="test")
     snapshot_services.snapshot_complete(
         snapshot_id=snapshot.pk,
-        capture=Capture(html="<p>owls</p>", text=text, title="Owls", final_url=snapshot.url),
+        capture=Capture(
+            html="<p>owls</p>", text=text, meta=PageMetadata(title="Owls"), final_url=snapshot.url
+        ),
         provenance={"timings": {}},
     )
 

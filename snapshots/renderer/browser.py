@@ -82,18 +82,22 @@ class BrowserPool:
         self.user_agent: str | None = None
         self._pid = os.getpid()
 
+    def _forget_parent(self) -> None:
+        if self._pid != os.getpid():
+            # Inherited through a fork: those objects belong to the parent; start afresh here.
+            self._playwright = self._browser = self._proxy = None
+            self._uses, self._pid = 0, os.getpid()
+
     @property
     def proxy(self) -> GuardProxy:
+        self._forget_parent()
         if self._proxy is None:
             self._proxy = GuardProxy()
             self._proxy.start()
         return self._proxy
 
     def browser(self) -> Browser:
-        if self._pid != os.getpid():
-            # Inherited through a fork: those objects belong to the parent; start afresh here.
-            self._playwright = self._browser = self._proxy = None
-            self._uses, self._pid = 0, os.getpid()
+        self._forget_parent()
         recycle = settings.SNAPSHOT_BROWSER_RECYCLE
         if self._browser is not None and (not self._browser.is_connected() or self._uses >= recycle):
             logger.info("recycling the browser after %s snapshots", self._uses)

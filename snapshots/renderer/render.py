@@ -27,6 +27,7 @@ from ..extract import extract_metadata, extract_text, pdf_text
 from ..models import FailureReason
 from . import guard
 from .browser import POOL
+from .proxy import GuardProxy, ProxySession
 
 logger = logging.getLogger(__name__)
 
@@ -317,37 +318,20 @@ def _resources(tracker: Tracker, max_total: int) -> tuple[dict[str, Resource], i
     return found, total
 
 
-def _capture_page(
-    page: Page, tracker: Tracker, limits: Limits, *, base_url: str, timings: dict
-) -> tuple[Capture, dict]:
-    t = time.monotonic()
-    dom = page.content()
-    meta = extract_metadata(dom, base_url)
-    screenshot, thumbnail, shot_info = _screenshot(page, limits)
-    pdf = page.pdf(
+def _print_pdf(page: Page) -> bytes:
+    return page.pdf(
         print_background=True,
         format="A4",
         margin={"top": "1cm", "bottom": "1cm", "left": "1cm", "right": "1cm"},
     )
+
+
+def _archive(dom: str, tracker: Tracker, limits: Limits, *, base_url: str) -> tuple[str, dict]:
+    """The page as one self-contained HTML file, built from the DOM and the bodies of the
+    stylesheets, images and fonts the browser received (so nothing is fetched twice)."""
     resources, resource_bytes = _resources(tracker, limits.max_bytes)
     archive = build_archive(dom_html=dom, base_url=base_url, resources=resources)
-    text = extract_text(dom, base_url)
-    timings["capture"] = round(time.monotonic() - t, 3)
-    capture = Capture(
-        title=meta.title or page.title(),
-        description=meta.description,
-        language=meta.language,
-        canonical_url=meta.canonical_url,
-        favicon_url=meta.favicon_url,
-        preview_image_url=meta.preview_image_url,
-        text=text,
-        screenshot=screenshot,
-        thumbnail=thumbnail,
-        pdf=pdf,
-        html=archive.html,
-    )
     details = {
-        **shot_info,
         "resources_captured": len(resources),
         "resource_bytes": resource_bytes,
         "archive": {
@@ -356,7 +340,25 @@ def _capture_page(
             "skipped_large": len(archive.skipped_large),
         },
     }
-    return capture, details
+    return archive.html, details
+
+
+def _capture_page(
+    page: Page, tracker: Tracker, limits: Limits, capture: Capture, *, base_url: str, timings: dict
+) -> dict:
+    """Fill ``capture`` from the settled page: metadata, screenshot and thumbnail, PDF, archived
+    HTML and text. Returns the details for the provenance."""
+    t = time.monotonic()
+    dom = page.content()
+    meta = extract_metadata(dom, base_url)
+    capture.screenshot, capture.thumbnail, shot_info = _screenshot(page, limits)
+    capture.pdf = _print_pdf(page)
+    capture.html, archive_info = _archive(dom, tracker, limits, base_url=base_url)
+    capture.text = extract_text(dom, base_url)
+    timings["capture"] = round(time.monotonic() - t, 3)
+    meta.title = meta.title or page.title()
+    capture.meta = meta
+    return {**shot_info, **archive_info}
 
 
 def _new_context(*, javascript: bool = True) -> BrowserContext:
@@ -372,6 +374,20 @@ def _new_context(*, javascript: bool = True) -> BrowserContext:
     if javascript:
         context.add_init_script(LAZY_WATCH_JS)
     return context
+
+
+def _browser_name(context: BrowserContext) -> str:
+    return f"Chromium {context.browser.version}" if context.browser else "Chromium"
+
+
+def _context_close(context: BrowserContext, proxy: GuardProxy, provenance: dict) -> None:
+    """Keep what the proxy saw, and close the page's context; a browser that cannot even do
+    that is replaced before the next render."""
+    provenance["network"] = _network_summary(proxy)
+    try:
+        context.close()
+    except Error:
+        POOL.reset()
 
 
 def _fetch_document(url: str, limits: Limits) -> tuple[bytes, str, str, int]:
@@ -422,10 +438,37 @@ def _status_reason(status: int) -> str:
     return FailureReason.HTTP_4XX
 
 
+def _main_type(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
+
+
+# --- a URL, step by step: address check, navigate, check the response, settle, capture ----------
+
+
 def render_url(url: str, *, limits: Limits | None = None) -> tuple[Capture, dict]:
+    """Render a public URL into a Capture and its provenance; RenderFailure says why not."""
     limits = limits or Limits.from_settings()
-    timings: dict = {}
-    provenance: dict = {"wait_strategy": {}, "viewport": VIEWPORT, "timings": timings}
+    provenance: dict = {"wait_strategy": {}, "viewport": VIEWPORT, "timings": {}}
+    _check_address(url, provenance)
+    proxy = POOL.proxy
+    context = _new_context()
+    provenance["browser"] = _browser_name(context)
+    session = proxy.begin(max_bytes=limits.max_bytes, label=url[:100])
+    tracker = Tracker()  # before the page: a failure to open one is classified with it too
+    try:
+        page = context.new_page()
+        tracker.attach(page)
+        return _render_page(page, url, session=session, tracker=tracker, limits=limits, provenance=provenance)
+    except Error as exc:
+        raise _browser_failure(
+            exc, session=session, tracker=tracker, url=url, provenance=provenance
+        ) from None
+    finally:
+        _context_close(context, proxy, provenance)
+
+
+def _check_address(url: str, provenance: dict) -> None:
+    """The guard's verdict on the URL's host before the browser is involved at all."""
     try:
         guard.check_url(url)
     except guard.BlockedAddress as exc:
@@ -437,113 +480,124 @@ def render_url(url: str, *, limits: Limits | None = None) -> tuple[Capture, dict
             FailureReason.DNS, f"The host name {exc.host} could not be found.", provenance
         ) from None
 
-    proxy = POOL.proxy
-    context = _new_context()
-    provenance["browser"] = f"Chromium {context.browser.version}" if context.browser else "Chromium"
-    session = proxy.begin(max_bytes=limits.max_bytes, label=url[:100])
+
+def _browser_failure(
+    exc: Error, *, session: ProxySession | None, tracker: Tracker, url: str, provenance: dict
+) -> RenderFailure:
+    """A Playwright error anywhere in the render, classified; after a crash, or an error we
+    cannot name, the browser is replaced rather than trusted with the next snapshot."""
+    reason, detail = classify_error(str(exc), session, tracker, url)
+    if reason in (FailureReason.BROWSER_CRASH, FailureReason.INTERNAL):
+        POOL.reset()
+    return RenderFailure(reason, detail, provenance)
+
+
+def _render_page(
+    page: Page, url: str, *, session: ProxySession, tracker: Tracker, limits: Limits, provenance: dict
+) -> tuple[Capture, dict]:
+    timings = provenance["timings"]
+    started = time.monotonic()
+    response, downloading = _navigate(
+        page, url, session=session, tracker=tracker, limits=limits, provenance=provenance
+    )
+    if downloading:
+        return _render_download(url, limits, provenance, timings, started=started)
+    timings["navigation"] = round(time.monotonic() - started, 3)
+    if response is None:
+        raise RenderFailure(FailureReason.INTERNAL, "The browser gave no response for the page.", provenance)
+    capture = _response_capture(response)
+    _check_response(response, session, provenance)
+    ctype = _main_type(capture.content_type)
+    if ctype == "application/pdf":
+        # Chromium shows PDFs in its viewer, whose page is not the file: fetch the file itself.
+        return _render_download(response.url, limits, provenance, timings, started=started)
+    _keep_image_or_refuse(capture, response, ctype, provenance)
+    _settle(page, tracker, limits, provenance)
+    if session.too_large:
+        raise RenderFailure(
+            FailureReason.TOO_LARGE, f"The page is larger than {limits.max_bytes:,} bytes.", provenance
+        )
+    provenance["capture"] = _capture_page(
+        page, tracker, limits, capture, base_url=response.url, timings=timings
+    )
+    if capture.original:
+        capture.pdf = None  # an image is kept as itself; a PDF of it adds nothing
+    provenance["failed_requests"] = tracker.failed[:50]
+    return capture, provenance
+
+
+def _navigate(
+    page: Page, url: str, *, session: ProxySession, tracker: Tracker, limits: Limits, provenance: dict
+) -> tuple[Response | None, bool]:
+    """Load the URL up to DOMContentLoaded. (response, False) for a page; (None, True) when the
+    browser started a download instead, which means the URL is a file."""
     try:
-        page = context.new_page()
-        tracker = Tracker()
-        tracker.attach(page)
-        t = time.monotonic()
-        try:
-            response = page.goto(url, wait_until="domcontentloaded", timeout=limits.nav_timeout * 1000)
-        except Error as exc:
-            if tracker.download or "Download is starting" in str(exc):
-                return _render_download(url, limits, provenance, timings, started=t)
-            reason, detail = classify_error(str(exc), session, tracker, url)
-            raise RenderFailure(reason, detail, provenance) from None
-        timings["navigation"] = round(time.monotonic() - t, 3)
-        if response is None:
-            raise RenderFailure(
-                FailureReason.INTERNAL, "The browser gave no response for the page.", provenance
-            )
-        capture = Capture(
-            final_url=response.url,
-            redirect_chain=_redirect_chain(response),
-            http_status=response.status,
-            content_type=response.headers.get("content-type", ""),
-        )
-        proxy_error = response.headers.get("x-linkhub-proxy-error")
-        if proxy_error:
-            host = urlsplit(response.url).hostname or ""
-            raise RenderFailure(*_proxy_kind(proxy_error, host, session), provenance)
-        if response.status >= 400:
-            raise RenderFailure(
-                _status_reason(response.status),
-                f"The server answered {response.status} {response.status_text}.".replace("  ", " "),
-                provenance,
-            )
-        ctype = capture.content_type.split(";")[0].strip().lower()
-        if ctype == "application/pdf":
-            # Chromium shows PDFs in its viewer, whose page is not the file: fetch the file itself.
-            return _render_download(response.url, limits, provenance, timings, started=t)
-        if ctype.startswith("image/"):
-            capture.original, capture.original_type = response.body(), ctype
-        elif ctype and not ctype.startswith(HTML_TYPES) and not ctype.startswith(PAGE_LIKE_TYPES):
-            raise RenderFailure(FailureReason.UNSUPPORTED_CONTENT, f"{ctype} cannot be archived.", provenance)
-
-        # Settle: the load event, a quiet network, lazy images, decoded images; all bounded.
-        t = time.monotonic()
-        deadline = t + limits.settle_timeout
-        wait = provenance["wait_strategy"]
-        try:
-            page.wait_for_load_state("load", timeout=max(0.1, deadline - time.monotonic()) * 1000)
-            wait["load_event"] = True
-        except PlaywrightTimeout:
-            wait["load_event"] = False
-        wait["quiet_before_scroll"] = _wait_quiet(page, tracker, deadline, limits.quiet_seconds)
-        scrolled = page.evaluate(SCROLL_JS, {"maxSteps": limits.scroll_steps, "pauseMs": 60})
-        wait["scroll_steps"] = scrolled["steps"]
-        wait["scroll_skipped"] = scrolled["skipped"]  # nothing on the page loads on scroll
-        wait["lazy_signals"] = scrolled["signals"]
-        wait["quiet_after_scroll"] = _wait_quiet(
-            page, tracker, max(deadline, time.monotonic() + 1), limits.quiet_seconds
-        )
-        wait["images_waited"] = page.evaluate(IMAGES_JS, 2000)
-        wait["settle_budget_seconds"] = limits.settle_timeout
-        timings["settle"] = round(time.monotonic() - t, 3)
-        if session.too_large:
-            raise RenderFailure(
-                FailureReason.TOO_LARGE, f"The page is larger than {limits.max_bytes:,} bytes.", provenance
-            )
-
-        page_capture, details = _capture_page(page, tracker, limits, base_url=response.url, timings=timings)
-        for name in (
-            "title",
-            "description",
-            "language",
-            "canonical_url",
-            "favicon_url",
-            "preview_image_url",
-            "text",
-            "screenshot",
-            "thumbnail",
-            "pdf",
-            "html",
-        ):
-            setattr(capture, name, getattr(page_capture, name))
-        if capture.original:
-            capture.pdf = None  # an image is kept as itself; a PDF of it adds nothing
-        provenance["capture"] = details
-        provenance["failed_requests"] = tracker.failed[:50]
-        return capture, provenance
+        response = page.goto(url, wait_until="domcontentloaded", timeout=limits.nav_timeout * 1000)
     except Error as exc:
-        reason, detail = classify_error(
-            str(exc), session, tracker if "tracker" in locals() else Tracker(), url
-        )
-        if reason in (FailureReason.BROWSER_CRASH, FailureReason.INTERNAL):
-            POOL.reset()
+        if tracker.download or "Download is starting" in str(exc):
+            return None, True
+        reason, detail = classify_error(str(exc), session, tracker, url)
         raise RenderFailure(reason, detail, provenance) from None
-    finally:
-        provenance["network"] = _network_summary(proxy)
-        try:
-            context.close()
-        except Error:
-            POOL.reset()
+    return response, False
 
 
-def _network_summary(proxy) -> dict:
+def _response_capture(response: Response) -> Capture:
+    return Capture(
+        final_url=response.url,
+        redirect_chain=_redirect_chain(response),
+        http_status=response.status,
+        content_type=response.headers.get("content-type", ""),
+    )
+
+
+def _check_response(response: Response, session: ProxySession, provenance: dict) -> None:
+    """The guard proxy's refusal of a hop, or an HTTP error, ends the render here."""
+    proxy_error = response.headers.get("x-linkhub-proxy-error")
+    if proxy_error:
+        host = urlsplit(response.url).hostname or ""
+        raise RenderFailure(*_proxy_kind(proxy_error, host, session), provenance)
+    if response.status >= 400:
+        raise RenderFailure(
+            _status_reason(response.status),
+            f"The server answered {response.status} {response.status_text}.".replace("  ", " "),
+            provenance,
+        )
+
+
+def _keep_image_or_refuse(capture: Capture, response: Response, ctype: str, provenance: dict) -> None:
+    """An image is kept as itself (and still drawn); a type that is neither a page nor an image
+    cannot be archived."""
+    if ctype.startswith("image/"):
+        capture.original, capture.original_type = response.body(), ctype
+    elif ctype and not ctype.startswith(HTML_TYPES) and not ctype.startswith(PAGE_LIKE_TYPES):
+        raise RenderFailure(FailureReason.UNSUPPORTED_CONTENT, f"{ctype} cannot be archived.", provenance)
+
+
+def _settle(page: Page, tracker: Tracker, limits: Limits, provenance: dict) -> None:
+    """The load event, a quiet network, lazy images, decoded images: each bounded by the settle
+    budget, and each recorded in the wait strategy (a page that never goes quiet still renders)."""
+    t = time.monotonic()
+    deadline = t + limits.settle_timeout
+    wait = provenance["wait_strategy"]
+    try:
+        page.wait_for_load_state("load", timeout=max(0.1, deadline - time.monotonic()) * 1000)
+        wait["load_event"] = True
+    except PlaywrightTimeout:
+        wait["load_event"] = False
+    wait["quiet_before_scroll"] = _wait_quiet(page, tracker, deadline, limits.quiet_seconds)
+    scrolled = page.evaluate(SCROLL_JS, {"maxSteps": limits.scroll_steps, "pauseMs": 60})
+    wait["scroll_steps"] = scrolled["steps"]
+    wait["scroll_skipped"] = scrolled["skipped"]  # nothing on the page loads on scroll
+    wait["lazy_signals"] = scrolled["signals"]
+    wait["quiet_after_scroll"] = _wait_quiet(
+        page, tracker, max(deadline, time.monotonic() + 1), limits.quiet_seconds
+    )
+    wait["images_waited"] = page.evaluate(IMAGES_JS, 2000)
+    wait["settle_budget_seconds"] = limits.settle_timeout
+    provenance["timings"]["settle"] = round(time.monotonic() - t, 3)
+
+
+def _network_summary(proxy: GuardProxy) -> dict:
     """End the proxy session and keep what it saw: bytes, requests, and every blocked request."""
     if proxy.current_or_none() is None:
         return {}
@@ -560,13 +614,16 @@ def _network_summary(proxy) -> dict:
     }
 
 
+# --- a file instead of a page, and an uploaded page ------------------------------------------------
+
+
 def _render_download(
     url: str, limits: Limits, provenance: dict, timings: dict, *, started: float
 ) -> tuple[Capture, dict]:
     """The URL is a file the browser would download: keep it as itself if it is a PDF."""
     body, ctype, final_url, status = _fetch_document(url, limits)
     timings["navigation"] = round(time.monotonic() - started, 3)
-    ctype_main = ctype.split(";")[0].strip().lower()
+    ctype_main = _main_type(ctype)
     if status >= 400:
         raise RenderFailure(_status_reason(status), f"The server answered {status}.", provenance)
     if ctype_main != "application/pdf" and not body.startswith(b"%PDF-"):
@@ -588,7 +645,7 @@ def _pdf_capture(capture: Capture, body: bytes, provenance: dict) -> tuple[Captu
     """A PDF is kept as itself, with its text and title for search."""
     text, info = pdf_text(body)
     provenance["pdf"] = info
-    capture.title = str(info.get("title") or "")
+    capture.meta.title = str(info.get("title") or "")
     capture.text = text
     capture.original, capture.original_type = body, "application/pdf"
     return capture, provenance
@@ -605,7 +662,7 @@ def render_upload(html: str, *, base_url: str, limits: Limits | None = None) -> 
     }
     proxy = POOL.proxy
     context = _new_context(javascript=False)
-    provenance["browser"] = f"Chromium {context.browser.version}" if context.browser else "Chromium"
+    provenance["browser"] = _browser_name(context)
     proxy.begin(max_bytes=limits.max_bytes, allow_network=False)
     try:
         page = context.new_page()
@@ -614,17 +671,13 @@ def render_upload(html: str, *, base_url: str, limits: Limits | None = None) -> 
         t = time.monotonic()
         page.set_content(html, wait_until="load", timeout=limits.nav_timeout * 1000)
         timings["navigation"] = round(time.monotonic() - t, 3)
-        capture, details = _capture_page(page, tracker, limits, base_url=base_url, timings=timings)
-        capture.final_url = base_url
-        capture.content_type = "text/html"
-        provenance["capture"] = details
+        capture = Capture(final_url=base_url, content_type="text/html")
+        provenance["capture"] = _capture_page(
+            page, tracker, limits, capture, base_url=base_url, timings=timings
+        )
         return capture, provenance
     except Error as exc:
         reason, detail = classify_error(str(exc), None, Tracker(), base_url)
         raise RenderFailure(reason, detail, provenance) from None
     finally:
-        provenance["network"] = _network_summary(proxy)
-        try:
-            context.close()
-        except Error:
-            POOL.reset()
+        _context_close(context, proxy, provenance)

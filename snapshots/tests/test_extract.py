@@ -9,8 +9,8 @@ from pathlib import Path
 import lxml.html
 import pytest
 
+from snapshots.capture import PageMetadata
 from snapshots.extract import (
-    PageMetadata,
     extract_metadata,
     extract_text,
     normalise_text,

@@ -19,6 +19,7 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
+from linkhub.celery import worker_argv
 from linkhub.embedded import redis_server_binary
 
 
@@ -91,24 +92,9 @@ def start_worker(redis_server, settings, tmp_path):
         env = app_env(settings, tmp_path / f"worker-{len(procs)}", redis_url=redis_url, extra_env=extra_env)
         log = open(tmp_path / f"worker-{len(procs)}.log", "wb")
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "linkhub",
-                "worker",
-                "-Q",
-                "snapshots,default",
-                "-c",
-                str(concurrency),
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"test{len(procs)}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            worker_argv(
+                "snapshots", concurrency=concurrency, name=f"test{len(procs)}@%h", without_peers=True
+            ),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

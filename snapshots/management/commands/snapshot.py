@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
 from linkhub.links.models import Link
@@ -67,8 +68,6 @@ class Command(BaseCommand):
         return snapshot
 
     def _report(self, snapshot: Snapshot) -> None:
-        from django.core.files.storage import default_storage
-
         self.stdout.write(
             f"Status: {snapshot.get_status_display()}"
             + (f" — {snapshot.failure_message}" if snapshot.failure_reason else "")
