@@ -48,6 +48,7 @@ from ..models import (
 from ..services import registry
 from ..services.decisions import decide
 from ..services.policy import EDITABLE, policy_update, policy_validate
+from ..training.metric_names import GATE_METRICS
 
 # How many rows one action may act on: each is its own transaction, with row locks.
 MAX_PER_ACTION = 500
@@ -651,7 +652,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
 
 class PolicyForm(forms.ModelForm):
-    primary_metric = forms.ChoiceField(choices=[(name, name) for name in registry.GATE_METRICS])
+    primary_metric = forms.ChoiceField(choices=[(name, name) for name in GATE_METRICS])
     reason = ReasonForm.base_fields["reason"]  # not a model field: it goes into the PolicyChange
 
     class Meta:

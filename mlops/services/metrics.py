@@ -23,17 +23,8 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from ..models import MetricPoint, ModelVersion, Stage, Suggestion, TagDecision
+from ..training.metric_names import OFFLINE_NAMES
 
-OFFLINE = (
-    "precision_at_1",
-    "precision_at_3",
-    "recall_at_3",
-    "recall_at_5",
-    "micro_f1",
-    "macro_f1",
-    "lrap",
-    "ece",
-)
 KEPT = (Suggestion.Status.ACCEPTED,)
 TURNED_DOWN = (Suggestion.Status.REJECTED, Suggestion.Status.REVERTED)
 
@@ -49,7 +40,7 @@ def offline_metrics_record(*, version: ModelVersion) -> None:
                 count=int(version.metrics.get("n", 0)),
                 recorded_at=now,
             )
-            for name in OFFLINE
+            for name in OFFLINE_NAMES
             if isinstance(version.metrics.get(name), int | float)
         ]
     )

@@ -28,6 +28,7 @@ from django.utils import timezone
 from linkhub.accounts.roles import is_model_owner
 
 from ..models import ModelVersion, Policy, Stage, StageEvent
+from ..training.metric_names import GATE_METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -278,16 +279,6 @@ def model_load(version: ModelVersion) -> Any:
 
 
 # --- the promotion gate -----------------------------------------------------------------------
-
-GATE_METRICS = (
-    "precision_at_1",
-    "precision_at_3",
-    "recall_at_3",
-    "recall_at_5",
-    "micro_f1",
-    "macro_f1",
-    "lrap",
-)
 
 
 def gate_check(*, candidate: dict[str, float], production: dict[str, float] | None, policy: Policy) -> dict:

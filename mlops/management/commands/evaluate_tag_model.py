@@ -10,17 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from mlops.models import ModelVersion, Stage
 from mlops.services import registry
 from mlops.services.training import HOLDOUT_SEED, HOLDOUT_SHARE, dataset_examples
-
-SHOWN = (
-    "precision_at_1",
-    "precision_at_3",
-    "recall_at_3",
-    "recall_at_5",
-    "micro_f1",
-    "macro_f1",
-    "lrap",
-    "ece",
-)
+from mlops.training.metric_names import OFFLINE_NAMES
 
 
 class Command(BaseCommand):
@@ -70,7 +60,7 @@ class Command(BaseCommand):
             return
         where = f"{dataset} ({result['split']}, n={result['n']})"
         self.stdout.write(f"v{chosen.number} ({chosen.design}, {chosen.stage}) on {where}:")
-        for name in SHOWN:
+        for name in OFFLINE_NAMES:
             if name in result:
                 self.stdout.write(f"  {name:16s} {result[name]:.4f}")
         worst = sorted(per_tag.items(), key=lambda kv: (kv[1].get("f1", 0), -kv[1].get("support", 0)))[:5]
