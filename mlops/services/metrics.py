@@ -22,6 +22,8 @@ from datetime import timedelta
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from linkhub.links.models import TaggedLink, TagOrigin
+
 from ..models import MetricPoint, ModelVersion, Stage, Suggestion, TagDecision
 from ..training.metric_names import OFFLINE_NAMES
 
@@ -123,8 +125,6 @@ def _shadow(version: ModelVersion, since, until) -> dict[str, tuple[float | None
         len(keys & shown[lid]) / len(keys | shown[lid]) if keys | shown[lid] else 1.0
         for lid, keys in by_link.items()
     ]
-    from linkhub.links.models import TaggedLink, TagOrigin
-
     tagged = set(
         TaggedLink.objects.filter(content_object_id__in=list(by_link))
         .exclude(origin=TagOrigin.MODEL)

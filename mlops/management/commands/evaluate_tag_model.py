@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from mlops.models import ModelVersion, Stage
 from mlops.services import registry
 from mlops.services.training import HOLDOUT_SEED, HOLDOUT_SHARE, dataset_examples
+from mlops.training import data, metrics
 from mlops.training.metric_names import OFFLINE_NAMES
 
 
@@ -32,8 +33,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, dataset: str, version: str, all: bool, json: bool, **options):
-        from mlops.training import data, metrics  # scikit-learn stays under mlops/training
-
         if version == "production":
             chosen = ModelVersion.objects.filter(stage=Stage.PRODUCTION).first()
             if chosen is None:
