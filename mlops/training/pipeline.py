@@ -98,6 +98,7 @@ def train(
     if progress is not None:
         progress(90, 100, f"{design_name}: evaluating on {len(holdout)} holdout examples")
     metrics = evaluate(model, holdout)
+    evaluated = time.perf_counter()
     model.info.update(
         {
             "design": design_name,
@@ -110,7 +111,7 @@ def train(
             "n_holdout": len(holdout),
             "split": {"test_size": test_size, "seed": seed, "method": "sha256(seed:url) < test_size"},
             "train_seconds": round(fitted - started, 3),
-            "evaluate_seconds": round(time.perf_counter() - fitted, 3),
+            "evaluate_seconds": round(evaluated - fitted, 3),
             "versions": _versions(),
         }
     )
