@@ -23,18 +23,15 @@ from django.http import Http404
 from django.utils import timezone
 
 from .models import AlertEvent, AlertRule, DriftResult, DriftRun, MetricPoint, ModelVersion, Stage, StageEvent
+from .training.metric_names import HEADLINE_METRICS, metric_label
 
 WINDOW_DAYS = 90
 MAX_POINTS = 5_000  # per series
 MAX_VERSIONS = 100  # on the offline chart: the newest
 OPEN_ALERTS = 50
 
-OFFLINE_METRICS: tuple[tuple[str, str], ...] = (
-    ("recall_at_3", "recall@3"),
-    ("precision_at_1", "precision@1"),
-    ("micro_f1", "micro F1"),
-    ("macro_f1", "macro F1"),
-)
+# (key, label) of the lines of the offline chart
+OFFLINE_CHART: tuple[tuple[str, str], ...] = tuple((name, metric_label(name)) for name in HEADLINE_METRICS)
 ONLINE_METRICS: tuple[tuple[str, str], ...] = (
     ("online_acceptance_rate", "Acceptance rate"),
     ("online_override_rate", "Override rate"),
@@ -199,12 +196,12 @@ def _offline() -> dict[str, Any]:
             {
                 "number": number,
                 "stage": stage,
-                "values": {key: _number(metrics.get(key)) for key, _ in OFFLINE_METRICS},
+                "values": {key: _number(metrics.get(key)) for key, _ in OFFLINE_CHART},
             }
         )
     production = next((v["number"] for v in versions if v["stage"] == Stage.PRODUCTION), None)
     return {
-        "metrics": [{"key": key, "label": label} for key, label in OFFLINE_METRICS],
+        "metrics": [{"key": key, "label": label} for key, label in OFFLINE_CHART],
         "versions": versions,
         "production": production,
     }

@@ -17,20 +17,10 @@ from linkhub.links.models import TaggedLink, TagOrigin
 
 from .models import ModelVersion, Policy, Stage, StageEvent, Suggestion, TrainingRun
 from .services.registry import TRANSITIONS
+from .training.metric_names import OFFLINE_METRICS, OFFLINE_NAMES
 
 OPEN_STATUSES = (Suggestion.Status.PROPOSED, Suggestion.Status.AUTO_APPLIED)
 
-# The offline metrics a card shows, in this order, with what they mean.
-CARD_METRICS: tuple[tuple[str, str], ...] = (
-    ("precision_at_1", "share of links whose top suggestion is one of their tags"),
-    ("precision_at_3", "share of the top three suggestions that are right"),
-    ("recall_at_3", "share of a link's tags found among the top three"),
-    ("recall_at_5", "share of a link's tags found among the top five"),
-    ("micro_f1", "F1 over every (link, tag) decision at the threshold"),
-    ("macro_f1", "F1 averaged over tags, each counting the same"),
-    ("lrap", "label ranking average precision"),
-    ("ece", "expected calibration error (lower is better)"),
-)
 WORST_TAGS = 10
 ROLLS_BACK = (Stage.SHADOW, Stage.CANARY, Stage.PRODUCTION)
 
@@ -209,7 +199,7 @@ def _gate_rows(gate: dict[str, Any]) -> list[dict[str, Any]]:
     candidate = gate.get("candidate") or {}
     production = gate.get("production") or {}
     # The primary metric first, then the card's order (a JSON column does not keep key order).
-    known = [name for name, _ in CARD_METRICS]
+    known = list(OFFLINE_NAMES)
     names = sorted(
         {*candidate, *production},
         key=lambda n: (n != gate.get("primary_metric"), known.index(n) if n in known else len(known), n),
@@ -259,8 +249,8 @@ def model_card(version: ModelVersion, *, policy: Policy) -> dict[str, Any]:
         "intended_use": intended_use,
         "data_summary": sorted(summary.items()),
         "metrics": [
-            {"name": name, "value": _num(metrics.get(name)), "meaning": meaning}
-            for name, meaning in CARD_METRICS
+            {"name": metric.name, "value": _num(metrics.get(metric.name)), "meaning": metric.meaning}
+            for metric in OFFLINE_METRICS
         ],
         "metrics_n": metrics.get("n"),
         "metrics_threshold": metrics.get("threshold"),

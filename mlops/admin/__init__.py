@@ -1,8 +1,27 @@
-"""The tag model in the admin: ``lifecycle`` (the review queue, versions and their stages, the
-policy, the audit trail, training runs and metrics) and ``watch`` (drift checks, alert rules and
-alert events). Importing both registers their model admins."""
+"""The tag model in the admin, one module a sub-domain; importing each registers its model admins.
 
-from . import watch
-from .lifecycle import ReviewQueueItem, can_own_models, can_review, top_terms
+- ``review``: suggestions and the review queue (reviewers)
+- ``decisions``: the audit trail of tag decisions (reviewers)
+- ``versions``: model versions, their stage actions and stage events
+- ``policy``: the policy and its history of changes
+- ``runs``: training runs and the metric history
+- ``watch``: drift checks, alert rules and alert events
+- ``base``: what they share (roles, the read-only base whose actions ask for a reason, columns)
+"""
 
-__all__ = ["ReviewQueueItem", "can_own_models", "can_review", "top_terms", "watch"]
+from ..models import ReviewQueueItem
+from . import decisions, policy, review, runs, versions, watch
+from .base import can_own_models, can_review, top_terms
+
+__all__ = [
+    "ReviewQueueItem",
+    "can_own_models",
+    "can_review",
+    "decisions",
+    "policy",
+    "review",
+    "runs",
+    "top_terms",
+    "versions",
+    "watch",
+]

@@ -33,16 +33,16 @@ from ..services.alerts import (
     alert_snooze,
     window_text,
 )
-from .lifecycle import (
+from .base import (
     MAX_PER_ACTION,
     ReadOnlyAdmin,
-    _actor,
-    _error_text,
-    _is_staff,
-    _json_column,
-    _refuse,
+    actor_of,
     can_own_models,
     can_review,
+    error_text,
+    is_staff,
+    json_column,
+    refuse,
 )
 
 
@@ -97,9 +97,9 @@ class AlertRuleChangeInline(admin.TabularInline):
     ordering = ("-at", "-id")
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return _is_staff(request.user)
+        return is_staff(request.user)
 
-    has_add_permission = has_change_permission = has_delete_permission = _refuse
+    has_add_permission = has_change_permission = has_delete_permission = refuse
 
 
 @admin.register(AlertRule)
@@ -139,10 +139,10 @@ class AlertRuleAdmin(admin.ModelAdmin):
         )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return super().has_module_permission(request) or _is_staff(request.user)
+        return super().has_module_permission(request) or is_staff(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return super().has_view_permission(request, obj) or _is_staff(request.user)
+        return super().has_view_permission(request, obj) or is_staff(request.user)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return can_own_models(request.user)
@@ -150,7 +150,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return can_own_models(request.user)
 
-    has_delete_permission = _refuse  # disable a rule instead: its events keep their history
+    has_delete_permission = refuse  # disable a rule instead: its events keep their history
 
     def has_model_owner_permission(self, request: HttpRequest) -> bool:
         return can_own_models(request.user)
@@ -165,7 +165,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
         names = form.changed_data if change else list(EDITABLE)
         changes = {name: form.cleaned_data[name] for name in names if name in EDITABLE}
         rule = alert_rule_save(
-            actor=_actor(request),
+            actor=actor_of(request),
             rule=obj if change else None,
             changes=changes,
             reason=form.cleaned_data.get("reason", ""),
@@ -176,14 +176,14 @@ class AlertRuleAdmin(admin.ModelAdmin):
         obj.updated_at, obj.updated_by = rule.updated_at, rule.updated_by
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Any], done: str, change) -> None:
-        actor = _actor(request)
+        actor = actor_of(request)
         names: list[str] = []
         failures: list[str] = []
         for rule in queryset[:MAX_PER_ACTION]:
             try:
                 change(rule, actor)
             except (ValidationError, PermissionDenied) as exc:
-                failures.append(f"{rule.name}: {_error_text(exc)}")
+                failures.append(f"{rule.name}: {error_text(exc)}")
             else:
                 names.append(rule.name)
         if names:
@@ -246,7 +246,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 @admin.register(AlertRuleChange)
 class AlertRuleChangeAdmin(ReadOnlyAdmin):
-    view_roles = (_is_staff,)
+    view_roles = (is_staff,)
     list_display = ("at", "rule_name", "actor_name", "changed_fields", "reason")
     list_filter = ("at", "actor_name")
     search_fields = ("rule_name", "actor_name", "reason")
@@ -262,7 +262,7 @@ class AlertRuleChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(AlertEvent)
 class AlertEventAdmin(ReadOnlyAdmin):
-    view_roles = (_is_staff,)
+    view_roles = (is_staff,)
     actions = ["acknowledge"]
     list_display = (
         "fired_at",
@@ -296,7 +296,7 @@ class AlertEventAdmin(ReadOnlyAdmin):
         ("Resolution and notifications", {"fields": ["resolution", "notifications_pretty"]}),
     ]
 
-    notifications_pretty = _json_column("notifications", "notifications")
+    notifications_pretty = json_column("notifications", "notifications")
 
     @admin.display(description="severity", ordering="rule__severity")
     def severity(self, obj: AlertEvent) -> str:
@@ -311,7 +311,7 @@ class AlertEventAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Acknowledge", permissions=["acknowledge"])
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        actor = _actor(request)
+        actor = actor_of(request)
         done = 0
         failures: list[str] = []
         for event in queryset.select_related("rule")[:MAX_PER_ACTION]:
@@ -364,14 +364,14 @@ class DriftResultInline(admin.TabularInline):
         return str((obj.details or {}).get("reason", ""))
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return _is_staff(request.user)
+        return is_staff(request.user)
 
-    has_add_permission = has_change_permission = has_delete_permission = _refuse
+    has_add_permission = has_change_permission = has_delete_permission = refuse
 
 
 @admin.register(DriftRun)
 class DriftRunAdmin(ReadOnlyAdmin):
-    view_roles = (_is_staff,)
+    view_roles = (is_staff,)
     list_display = ("created_at", "trigger", "status", "version_link", "n_current", "drifted", "summary")
     list_filter = ("status", "trigger", "drifted", "created_at")
     search_fields = ("message",)

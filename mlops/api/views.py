@@ -28,6 +28,7 @@ from ..services.alerts import AlertStateError, alert_acknowledge, alert_rule_sav
 from ..services.decisions import decide
 from ..services.drift import drift_request
 from ..services.training import training_request
+from ..training import designs
 from .serializers import (
     AlertEventSerializer,
     AlertRuleInSerializer,
@@ -149,8 +150,6 @@ class ModelTrainView(APIView):
         data.is_valid(raise_exception=True)
         design = data.validated_data["design"]
         if design:
-            from ..training import designs  # the design names; scikit-learn stays in mlops/training
-
             if design not in designs.available_designs():
                 raise ValidationError({"design": f"Unknown or unavailable design {design!r}."})
         run = training_request(trigger=TrainingRun.Trigger.API, actor=request.user, design=design)

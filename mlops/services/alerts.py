@@ -38,6 +38,7 @@ from linkhub.accounts.roles import is_model_owner, is_reviewer
 
 from ..models import AlertEvent, AlertRule, AlertRuleChange, MetricPoint, TrainingRun
 from .registry import check_model_owner
+from .training import training_request
 
 logger = logging.getLogger(__name__)
 
@@ -292,8 +293,6 @@ def _webhook(rule: AlertRule, event: AlertEvent, kind: str) -> dict[str, Any]:
 
 
 def _retrain(rule: AlertRule, event: AlertEvent) -> dict[str, Any]:
-    from .training import training_request
-
     try:
         run = training_request(trigger=TrainingRun.Trigger.ALERT)
     except Exception as exc:  # the alert stands whether or not training could be queued

@@ -36,6 +36,9 @@ from linkhub.queueing import enqueue_on_commit
 from snapshots.models import Snapshot
 
 from ..models import DriftResult, DriftRun, MetricPoint, ModelVersion, Stage
+from ..training import drift as stats
+from ..training.data import TEXT_CHARS, Example
+from ..training.drift import Verdict
 from . import registry
 
 logger = logging.getLogger(__name__)
@@ -68,11 +71,9 @@ def _example_row(example: Any) -> dict[str, Any]:
 def reference_profile(examples: list[Any], model: Any, *, holdout: list[Any] | None = None) -> dict[str, Any]:
     """The profile of a version's training examples, with the top-1 tags the model predicts on
     the holdout (on the examples themselves when no holdout is given)."""
-    from ..training import drift
-
     scored = list(holdout) if holdout is not None else list(examples)
-    predicted = drift.predicted_top1(model, scored) if scored else None
-    profile = drift.profile_build(
+    predicted = stats.predicted_top1(model, scored) if scored else None
+    profile = stats.profile_build(
         rows=[_example_row(e) for e in examples], predicted=predicted, seed=PROFILE_SEED
     )
     profile["created_at"] = timezone.now().isoformat()
@@ -83,9 +84,7 @@ def reference_profile(examples: list[Any], model: Any, *, holdout: list[Any] | N
 # --- data quality -----------------------------------------------------------------------------
 
 
-def _rate(feature: str, numerator: int, denominator: int, threshold: float, what: str):
-    from ..training.drift import Verdict
-
+def _rate(feature: str, numerator: int, denominator: int, threshold: float, what: str) -> Verdict:
     counts = {"numerator": numerator, "denominator": denominator}
     if denominator < QUALITY_MIN_COUNT:
         return Verdict(
@@ -269,8 +268,6 @@ def drift_run_execute(*, run_id: int, now: datetime | None = None) -> DriftRun |
 
 
 def _window_rows(since: datetime, until: datetime) -> list[dict[str, Any]]:
-    from .training import TEXT_CHARS
-
     language = (
         Snapshot.objects.filter(link=OuterRef("pk"), status=Snapshot.Status.SUCCEEDED)
         .order_by("-version")
@@ -287,9 +284,6 @@ def _window_rows(since: datetime, until: datetime) -> list[dict[str, Any]]:
 
 def _predict(version: ModelVersion, rows: list[dict[str, Any]]) -> tuple[list[str] | None, str]:
     """The model's top-1 tags on a sample of the window's links, or why there are none."""
-    from ..training import drift
-    from ..training.data import Example
-
     sample = rows
     if len(rows) > PREDICT_SAMPLE:
         sample = random.Random(PROFILE_SEED).sample(rows, PREDICT_SAMPLE)
@@ -304,12 +298,10 @@ def _predict(version: ModelVersion, rows: list[dict[str, Any]]) -> tuple[list[st
         Example(url=r["url"], title=r["title"], description=r["description"], text=r["text"], tags=[])
         for r in sample
     ]
-    return drift.predicted_top1(model, examples), ""
+    return stats.predicted_top1(model, examples), ""
 
 
 def _check(run: DriftRun, now: datetime) -> None:
-    from ..training import drift
-
     days = settings.DRIFT_WINDOW_DAYS
     since, until = now - timedelta(days=days), now
     n_links = Link.objects.filter(created_at__gte=since, created_at__lt=until).count()
@@ -328,17 +320,17 @@ def _check(run: DriftRun, now: datetime) -> None:
     else:
         rows = _window_rows(since, until)
         predicted, problem = _predict(version, rows)
-        current = drift.profile_build(rows=rows, predicted=predicted, seed=PROFILE_SEED)
-        compared = drift.profile_compare(version.reference, current, seed=PROFILE_SEED)
+        current = stats.profile_build(rows=rows, predicted=predicted, seed=PROFILE_SEED)
+        compared = stats.profile_compare(version.reference, current, seed=PROFILE_SEED)
         if predicted is None and "predicted_tags" in version.reference:
             compared.append(
-                drift.Verdict(
+                Verdict(
                     feature="predicted_tags",
                     kind=DriftResult.Kind.PREDICTION,
                     method=DriftResult.Method.INSUFFICIENT_DATA,
                     statistic=None,
                     p_value=None,
-                    threshold=drift.PSI_MIN,
+                    threshold=stats.PSI_MIN,
                     drifted=False,
                     n_reference=int(version.reference["predicted_tags"].get("n", 0)),
                     n_current=0,

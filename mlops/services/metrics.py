@@ -22,20 +22,11 @@ from datetime import timedelta
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from linkhub.links.models import TagDecision
+from linkhub.links.models import TagDecision, TaggedLink, TagOrigin
 
 from ..models import MetricPoint, ModelVersion, Stage, Suggestion
+from ..training.metric_names import OFFLINE_NAMES
 
-OFFLINE = (
-    "precision_at_1",
-    "precision_at_3",
-    "recall_at_3",
-    "recall_at_5",
-    "micro_f1",
-    "macro_f1",
-    "lrap",
-    "ece",
-)
 KEPT = (Suggestion.Status.ACCEPTED,)
 TURNED_DOWN = (Suggestion.Status.REJECTED, Suggestion.Status.REVERTED)
 
@@ -51,7 +42,7 @@ def offline_metrics_record(*, version: ModelVersion) -> None:
                 count=int(version.metrics.get("n", 0)),
                 recorded_at=now,
             )
-            for name in OFFLINE
+            for name in OFFLINE_NAMES
             if isinstance(version.metrics.get(name), int | float)
         ]
     )
@@ -140,8 +131,6 @@ def _shadow(version: ModelVersion, since, until) -> dict[str, tuple[float | None
         len(keys & shown[lid]) / len(keys | shown[lid]) if keys | shown[lid] else 1.0
         for lid, keys in by_link.items()
     ]
-    from linkhub.links.models import TaggedLink, TagOrigin
-
     tagged = set(
         TaggedLink.objects.filter(content_object_id__in=list(by_link))
         .exclude(origin=TagOrigin.MODEL)

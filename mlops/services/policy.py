@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Policy, PolicyChange
-from .registry import GATE_METRICS, check_model_owner
+from ..training.metric_names import GATE_METRICS
+from .registry import check_model_owner
 
 logger = logging.getLogger(__name__)
 

@@ -28,6 +28,8 @@ from django.utils import timezone
 from linkhub.accounts.roles import is_model_owner
 
 from ..models import ModelVersion, Policy, Stage, StageEvent
+from ..training import artifact
+from ..training.metric_names import GATE_METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -261,15 +263,13 @@ _cache_lock = threading.Lock()
 
 def model_load(version: ModelVersion) -> Any:
     """The trained model of a version, verified against its SHA-256 first; cached per process."""
-    from ..training.artifact import load  # scikit-learn loads here, in the ml worker
-
     key = (version.number, version.artifact_sha256)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
     with default_storage.open(version.artifact_path, "rb") as fh:
         data = fh.read()
-    model = load(data, expected_sha256=version.artifact_sha256)
+    model = artifact.load(data, expected_sha256=version.artifact_sha256)
     with _cache_lock:
         if len(_cache) >= 4:  # production, canary, shadow and one more
             _cache.pop(next(iter(_cache)))
@@ -278,16 +278,6 @@ def model_load(version: ModelVersion) -> Any:
 
 
 # --- the promotion gate -----------------------------------------------------------------------
-
-GATE_METRICS = (
-    "precision_at_1",
-    "precision_at_3",
-    "recall_at_3",
-    "recall_at_5",
-    "micro_f1",
-    "macro_f1",
-    "lrap",
-)
 
 
 def gate_check(*, candidate: dict[str, float], production: dict[str, float] | None, policy: Policy) -> dict:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from ..models import Stage, Suggestion, TrainingRun
 from . import registry
 from .metrics import acceptance
+from .training import retrain_due, training_request, training_runs_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +66,6 @@ def rollout_check() -> dict[str, str]:
                     version=canary, to_stage=Stage.PRODUCTION, actor=None, reason=figures, automatic=True
                 )
                 done["canary"] = f"v{canary.number} to production"
-    from .training import retrain_due, training_request, training_runs_sweep
-
     if training_runs_sweep():
         done["sweep"] = "stale training runs ended"
     if retrain_due():

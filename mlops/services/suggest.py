@@ -26,6 +26,7 @@ from linkhub.metrics import PREDICTION_SECONDS, suggestion_made
 from snapshots.models import Snapshot
 
 from ..models import ModelVersion, Policy, Stage, Suggestion
+from ..training.data import TEXT_CHARS, Example
 from . import registry
 from .decisions import rejected_keys
 
@@ -47,10 +48,7 @@ def serving_version(user_id: int, policy: Policy | None = None) -> ModelVersion 
     return registry.in_stage(Stage.PRODUCTION)
 
 
-def link_example(link: Link):
-    from ..training.data import Example
-    from .training import TEXT_CHARS
-
+def link_example(link: Link) -> Example:
     return Example(
         url=link.url,
         title=link.title,

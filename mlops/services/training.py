@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +28,29 @@ from django.utils import timezone
 
 from linkhub.accounts.models import Profile
 from linkhub.links.models import Link, TagDecision, TaggedLink, TagOrigin
+from linkhub.links.normalize import normalize_url
 from linkhub.metrics import training_run_ended
 from linkhub.queueing import enqueue, enqueue_on_commit
 
-from ..models import ModelVersion, Stage, TrainingRun
-from . import registry
-from .drift import reference_profile
+from ..models import ModelVersion, Policy, Stage, TrainingRun
+from ..training import artifact, designs, pipeline
+from ..training.data import TEXT_CHARS, Example, fingerprint, load_jsonl  # suggest reads TEXT_CHARS here
+from ..training.designs import Progress
+from ..training.metrics import evaluate
+from . import drift, registry
+from .metrics import offline_metrics_record
 
 logger = logging.getLogger(__name__)
 
 HOLDOUT_SHARE = 0.25
 HOLDOUT_SEED = 20261126
-TEXT_CHARS = 5000  # of the snapshot's readable text, per link
+
+Outcome = tuple[ModelVersion | None, str, str]  # of a run: the version, the run's message, its status
 
 
 @dataclass
 class Dataset:
-    examples: list  # list[training.data.Example]
+    examples: list[Example]
     summary: dict[str, Any]
 
 
@@ -53,8 +60,6 @@ def consenting_user_ids() -> list[int]:
 
 def collect_examples() -> Dataset:
     """The human-verified training data of consenting users, one example per tagged link."""
-    from ..training.data import Example
-
     users = consenting_user_ids()
     rows = (
         TaggedLink.objects.filter(content_object__owner_id__in=users)
@@ -93,8 +98,6 @@ def collect_examples() -> Dataset:
 
 
 def dataset_examples(path: str | Path) -> Dataset:
-    from ..training.data import load_jsonl
-
     try:
         examples = [_normalised(e) for e in load_jsonl(path)]
     except FileNotFoundError:
@@ -108,13 +111,9 @@ def dataset_examples(path: str | Path) -> Dataset:
     )
 
 
-def _normalised(example):
+def _normalised(example: Example) -> Example:
     """The URL as LinkHub stores it, so the holdout (a hash of the URL) is the same whether a
     link comes from a dataset file or from people's saved links."""
-    from dataclasses import replace
-
-    from linkhub.links.normalize import normalize_url
-
     try:
         return replace(example, url=normalize_url(example.url))
     except ValidationError:
@@ -138,7 +137,8 @@ def training_request(
     return run
 
 
-def _progress(run: TrainingRun):
+def _progress(run: TrainingRun) -> Progress:
+    """Progress onto the run's row, at most twice a second: a fit reports every fold."""
     last = [0.0]
 
     def report(done: int, total: int, message: str) -> None:
@@ -178,70 +178,111 @@ def training_run(*, run_id: int) -> TrainingRun:
     return run
 
 
-def _train(run: TrainingRun) -> tuple[ModelVersion | None, str, str]:
-    from ..training import artifact, data, designs, metrics
-
+def _train(run: TrainingRun) -> Outcome:
     policy = registry.policy_get()
     progress = _progress(run)
     progress(0, 1, "collecting data")
     dataset = dataset_examples(run.dataset) if run.dataset else collect_examples()
-    fingerprint = data.fingerprint(dataset.examples)
-    TrainingRun.objects.filter(pk=run.pk).update(fingerprint=fingerprint)
-    if not run.dataset:
-        same = next(
-            (
-                v
-                for v in ModelVersion.objects.filter(data_fingerprint=fingerprint)
-                .exclude(stage=Stage.RETIRED)
-                .order_by("-number")
-                if default_storage.exists(v.artifact_path)
-            ),
-            None,
+    data_fingerprint = fingerprint(dataset.examples)
+    TrainingRun.objects.filter(pk=run.pk).update(fingerprint=data_fingerprint)
+    # A dataset file is trained on whenever asked: someone wants that file's model.
+    same = None if run.dataset else _unchanged_since(data_fingerprint)
+    if same is not None:
+        message = f"Skipped: the training data has not changed since v{same.number}."
+        return None, message, TrainingRun.Status.SKIPPED
+    design = run.design or designs.default_design()
+    trained = _fit(design, dataset, data_fingerprint=data_fingerprint, policy=policy, progress=progress)
+    metrics = dict(trained.metrics)
+    per_tag = metrics.pop("per_tag", {})  # stored apart; the gate and the history read the rest
+    production = registry.in_stage(Stage.PRODUCTION)
+    gate = _gate(metrics, holdout=trained.holdout, production=production, policy=policy)
+    version = _register(
+        run, design, dataset, trained, metrics=metrics, per_tag=per_tag, gate=gate, parent=production
+    )
+    offline_metrics_record(version=version)
+    return _advance(version, gate=gate, first=production is None)
+
+
+def _unchanged_since(data_fingerprint: str) -> ModelVersion | None:
+    """The newest version in use that was trained on exactly this data (and whose artifact is
+    still stored): training again would give the same model."""
+    return next(
+        (
+            v
+            for v in ModelVersion.objects.filter(data_fingerprint=data_fingerprint)
+            .exclude(stage=Stage.RETIRED)
+            .order_by("-number")
+            if default_storage.exists(v.artifact_path)
+        ),
+        None,
+    )
+
+
+def _fit(
+    design: str, dataset: Dataset, *, data_fingerprint: str, policy: Policy, progress: Progress
+) -> pipeline.Trained:
+    """Split on the fixed holdout, fit, evaluate: the training pipeline, with what it refuses
+    told in words a model owner can act on."""
+    try:
+        return pipeline.train(
+            design,
+            dataset.examples,
+            min_examples=policy.min_examples,
+            progress=progress,
+            test_size=HOLDOUT_SHARE,
+            seed=HOLDOUT_SEED,
+            data_fingerprint=data_fingerprint,
         )
-        if same is not None:
-            return (
-                None,
-                f"Skipped: the training data has not changed since v{same.number}.",
-                TrainingRun.Status.SKIPPED,
-            )
-    train_set, holdout = data.split(dataset.examples, test_size=HOLDOUT_SHARE, seed=HOLDOUT_SEED)
-    if len(train_set) < 10 or not holdout:
+    except pipeline.TooFewExamples:
         raise ValidationError(
             f"Not enough labelled links to train: {len(dataset.examples)} "
-            "(at least 10, and some for the holdout, are needed)."
-        )
-    design = run.design or designs.default_design()
-    started = time.monotonic()
-    model = designs.create_design(design)
-    model.fit(train_set, min_examples=policy.min_examples, progress=progress)
-    if not model.labels:
+            f"(at least {pipeline.MIN_TRAIN_EXAMPLES}, and some for the holdout, are needed)."
+        ) from None
+    except designs.NoLabels:
         raise ValidationError(
             f"No tag has {policy.min_examples} or more examples yet; lower the minimum or label more links."
-        )
-    train_seconds = time.monotonic() - started
-    progress(1, 1, "evaluating on the holdout")
-    result = metrics.evaluate(model, holdout)
-    per_tag = result.pop("per_tag", {})
-    reference = reference_profile(train_set, model, holdout=holdout)  # what drift checks compare with
-    production = registry.in_stage(Stage.PRODUCTION)
-    production_metrics = None
-    production_error = ""
-    if production is not None:
-        try:
-            production_metrics = metrics.evaluate(registry.model_load(production), holdout)
-            production_metrics.pop("per_tag", None)
-        except Exception as exc:  # the gate fails closed below
-            logger.warning("could not evaluate production v%s: %s", production.number, exc)
-            production_error = f"{type(exc).__name__}: {exc}"
-    gate = registry.gate_check(candidate=result, production=production_metrics, policy=policy)
-    if production is not None and production_metrics is None:
+        ) from None
+
+
+def _gate(
+    metrics: dict[str, Any], *, holdout: list[Example], production: ModelVersion | None, policy: Policy
+) -> dict[str, Any]:
+    """The promotion gate: the candidate's holdout metrics against production's on the same
+    holdout. It fails closed when production cannot be evaluated: nothing moves forward blind."""
+    if production is None:
+        return registry.gate_check(candidate=metrics, production=None, policy=policy)
+    try:
+        production_metrics = evaluate(registry.model_load(production), holdout)
+    except Exception as exc:  # a missing or tampered artifact, a design this install cannot run
+        logger.warning("could not evaluate production v%s: %s", production.number, exc)
+        gate = registry.gate_check(candidate=metrics, production=None, policy=policy)
         gate.update(
             passed=False,
-            reason=f"production v{production.number} could not be evaluated ({production_error}); "
+            reason=f"production v{production.number} could not be evaluated ({type(exc).__name__}: {exc}); "
             "nothing moves forward until it can be compared",
         )
-    if production is not None:
-        gate["production_version"] = production.number
+    else:
+        production_metrics.pop("per_tag", None)
+        gate = registry.gate_check(candidate=metrics, production=production_metrics, policy=policy)
+    gate["production_version"] = production.number
+    return gate
+
+
+def _register(
+    run: TrainingRun,
+    design: str,
+    dataset: Dataset,
+    trained: pipeline.Trained,
+    *,
+    metrics: dict[str, Any],
+    per_tag: dict[str, Any],
+    gate: dict[str, Any],
+    parent: ModelVersion | None,
+) -> ModelVersion:
+    """Store the artifact and register the candidate with its lineage, its holdout metrics and
+    the reference profile that drift checks compare with."""
+    model, info = trained.model, trained.model.info
+    reference = drift.reference_profile(trained.train_set, model, holdout=trained.holdout)
     blob = artifact.dump(model)
     header = artifact.read_header(blob)
     version = registry.version_register(
@@ -257,39 +298,36 @@ def _train(run: TrainingRun) -> tuple[ModelVersion | None, str, str]:
             }
         ),
         labels=list(model.labels),
-        data_fingerprint=fingerprint,
-        data_summary={**dataset.summary, "train": len(train_set), "holdout": len(holdout)},
-        holdout_fingerprint=data.fingerprint(holdout),
-        metrics=result,
+        data_fingerprint=info["data_fingerprint"],
+        data_summary={**dataset.summary, "train": info["n_train"], "holdout": info["n_holdout"]},
+        holdout_fingerprint=info["holdout_fingerprint"],
+        metrics=metrics,
         per_tag=per_tag,
         gate=gate,
-        train_seconds=round(train_seconds, 3),
-        parent=production,
+        train_seconds=info["train_seconds"],
+        parent=parent,
         actor=run.requested_by,
     )
     ModelVersion.objects.filter(pk=version.pk).update(reference=reference)
-    from .metrics import offline_metrics_record
+    return version
 
-    offline_metrics_record(version=version)
-    if gate["passed"]:
-        to_stage = Stage.PRODUCTION if production is None else Stage.SHADOW
-        registry.stage_change(
-            version=version,
-            to_stage=to_stage,
-            actor=None,
-            reason=f"passed the promotion gate: {gate['reason']}",
-            automatic=True,
-        )
-        return (
-            version,
-            f"Trained v{version.number}; it passed the gate and went to {to_stage}.",
-            TrainingRun.Status.SUCCEEDED,
-        )
-    return (
-        version,
-        f"Trained v{version.number}; it stays a candidate: {gate['reason']}.",
-        TrainingRun.Status.SUCCEEDED,
+
+def _advance(version: ModelVersion, *, gate: dict[str, Any], first: bool) -> Outcome:
+    """A candidate that passed the gate moves on: straight to production when there is none
+    yet, else to shadow, where the roll-out rules take over."""
+    if not gate["passed"]:
+        message = f"Trained v{version.number}; it stays a candidate: {gate['reason']}."
+        return version, message, TrainingRun.Status.SUCCEEDED
+    to_stage = Stage.PRODUCTION if first else Stage.SHADOW
+    registry.stage_change(
+        version=version,
+        to_stage=to_stage,
+        actor=None,
+        reason=f"passed the promotion gate: {gate['reason']}",
+        automatic=True,
     )
+    message = f"Trained v{version.number}; it passed the gate and went to {to_stage}."
+    return version, message, TrainingRun.Status.SUCCEEDED
 
 
 def _jsonable(value: Any) -> Any:
@@ -315,8 +353,6 @@ def retrain_due() -> bool:
 
 def training_runs_sweep(*, running_hours: float = 2.0, pending_hours: float = 1.0) -> int:
     """End runs whose worker died (running too long); queue again those never picked up."""
-    from datetime import timedelta
-
     now = timezone.now()
     stale = TrainingRun.objects.filter(
         status=TrainingRun.Status.RUNNING, started_at__lt=now - timedelta(hours=running_hours)

@@ -17,6 +17,7 @@ from linkhub.links.models import Link, TagOrigin, tag_key
 
 from .. import selectors
 from ..models import Suggestion
+from ..training.metric_names import HEADLINE_METRICS, metric_label
 
 register = template.Library()
 
@@ -119,6 +120,18 @@ def explain_terms(explanation: Any, limit: int = 5) -> str:
         else:
             parts.append(str(entry))
     return ", ".join(parts)
+
+
+@register.simple_tag
+def headline_metrics() -> list[dict[str, str]]:
+    """The offline metrics a list of versions has room for, as ``{name, label}``."""
+    return [{"name": name, "label": metric_label(name)} for name in HEADLINE_METRICS]
+
+
+@register.filter
+def metric(metrics: Any, name: str) -> Any:
+    """One of a version's metrics by name: ``{{ version.metrics|metric:name }}``."""
+    return metrics.get(name) if isinstance(metrics, dict) else None
 
 
 @register.filter

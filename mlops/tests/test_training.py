@@ -178,3 +178,12 @@ def test_train_api(
     assert client.get(f"/api/mlops/training/{run_id}/").json()["trigger"] == "api"
     assert queued == [run_id]
     assert not ModelVersion.objects.exists()  # nothing is registered until the run is carried out
+
+
+def test_a_run_where_no_tag_has_enough_examples_fails_saying_what_to_do(owner_of_models):
+    Policy.objects.update_or_create(pk=1, defaults={"min_examples": 5000})
+    run = training_request(trigger="dataset", dataset=str(DATASET), design="knn", queue=False)
+    finished = training_run(run_id=run.pk)
+    assert finished.status == TrainingRun.Status.FAILED
+    assert finished.message.startswith("No tag has 5000 or more examples yet; lower the minimum")
+    assert not ModelVersion.objects.exists()

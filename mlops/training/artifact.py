@@ -32,6 +32,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from .designs import DesignUnavailable, TagModel, design_class
+from .embedding import DEFAULT_ENCODER, encoder_version
 
 __all__ = [
     "FORMAT_VERSION",
@@ -90,8 +91,6 @@ def dump(model: TagModel) -> bytes:
     }
     encoder = model.params.get("encoder") or model.params.get("embedding", {}).get("encoder")
     if model.name.startswith("minilm"):
-        from .embedding import DEFAULT_ENCODER, encoder_version
-
         header["encoder"] = encoder or DEFAULT_ENCODER
         header["encoder_package_version"] = encoder_version(header["encoder"])
         header["sentence_transformers"] = _version("sentence-transformers")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "TEXT_CHARS",
     "Example",
     "fingerprint",
     "hash_unit",
@@ -27,6 +28,10 @@ __all__ = [
     "normalize_tags",
     "split",
 ]
+
+# How much of a snapshot's readable text an example carries: the same for training, suggestions
+# and drift checks, so the model is never scored on more (or less) text than it learned from.
+TEXT_CHARS = 5000
 
 
 def normalize_tags(tags: Iterable[str]) -> list[str]:

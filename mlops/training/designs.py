@@ -53,6 +53,7 @@ from .metrics import label_matrix, ranking_average_precision
 __all__ = [
     "DESIGNS",
     "DesignUnavailable",
+    "NoLabels",
     "Progress",
     "Steps",
     "TagModel",
@@ -85,6 +86,10 @@ _PREFERENCE = ("minilm_blend", "minilm_lr", "tfidf_lr", "hashing_sgd")
 
 class DesignUnavailable(ImportError):
     """A design's libraries or weights are not installed (e.g. torch on a light install)."""
+
+
+class NoLabels(ValueError):
+    """No tag has ``min_examples`` training examples: there is nothing to learn yet."""
 
 
 def design_class(name: str) -> type[TagModel]:
@@ -200,7 +205,7 @@ class TagModel(abc.ABC):
         self.min_examples = min_examples
         self.labels = select_labels(examples, min_examples)
         if not self.labels:
-            raise ValueError(f"no tag has at least {min_examples} training examples")
+            raise NoLabels(f"no tag has at least {min_examples} training examples")
         self.info = {"n_train": len(examples)}
         return label_matrix(examples, self.labels)
 

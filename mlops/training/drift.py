@@ -40,6 +40,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
+from scipy.stats import chi2_contingency, ks_2samp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
 
 __all__ = [
     "AUC_MIN",
@@ -246,8 +251,6 @@ def numeric_drift(feature: str, reference: Iterable[Any], current: Iterable[Any]
             f"the KS test needs {MIN_SAMPLE} values on each side; there are {len(ref)} in the "
             f"reference and {len(cur)} in the window",
         )
-    from scipy.stats import ks_2samp
-
     result = ks_2samp(ref, cur)
     statistic, p_value = float(result.statistic), float(result.pvalue)
     return Verdict(
@@ -331,8 +334,6 @@ def categorical_drift(
         total = n_ref + n_cur
         expected = [n * (ref[k] + cur[k]) / total for n in (n_ref, n_cur) for k in keys]
         if min(expected) >= MIN_EXPECTED:
-            from scipy.stats import chi2_contingency
-
             table = np.array([[ref[k] for k in keys], [cur[k] for k in keys]], dtype=float)
             statistic, p_value, dof, _ = chi2_contingency(table, correction=False)
             return Verdict(
@@ -476,11 +477,6 @@ def text_drift(feature: str, reference: Sequence[str], current: Sequence[str], *
             f"the domain classifier needs {MIN_SAMPLE} texts on each side; there are {len(ref)} in "
             f"the reference and {len(cur)} in the window",
         )
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-
     texts = ref + cur
     labels = np.array([0] * len(ref) + [1] * len(cur))
 

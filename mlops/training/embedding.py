@@ -40,6 +40,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -86,7 +87,7 @@ def load_encoder(name: str = DEFAULT_ENCODER) -> Any:
             raise ValueError(f"unknown encoder {name!r}; known: {', '.join(ENCODER_PACKAGES)}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        try:
+        try:  # torch and sentence-transformers are optional (and heavy): imported only here
             import torch  # noqa: F401  (fail here with a clear message rather than deep inside)
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
@@ -110,8 +111,6 @@ def load_encoder(name: str = DEFAULT_ENCODER) -> Any:
 
 def encoder_version(name: str = DEFAULT_ENCODER) -> str | None:
     """Version of the package that ships the encoder's weights, or None when not installed."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(ENCODER_PACKAGES[name].replace("_", "-"))
     except PackageNotFoundError:

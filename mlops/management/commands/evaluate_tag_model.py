@@ -10,17 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from mlops.models import ModelVersion, Stage
 from mlops.services import registry
 from mlops.services.training import HOLDOUT_SEED, HOLDOUT_SHARE, dataset_examples
-
-SHOWN = (
-    "precision_at_1",
-    "precision_at_3",
-    "recall_at_3",
-    "recall_at_5",
-    "micro_f1",
-    "macro_f1",
-    "lrap",
-    "ece",
-)
+from mlops.training import data, metrics
+from mlops.training.metric_names import OFFLINE_NAMES
 
 
 class Command(BaseCommand):
@@ -42,8 +33,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, dataset: str, version: str, all: bool, json: bool, **options):
-        from mlops.training import data, metrics  # scikit-learn stays under mlops/training
-
         if version == "production":
             chosen = ModelVersion.objects.filter(stage=Stage.PRODUCTION).first()
             if chosen is None:
@@ -70,7 +59,7 @@ class Command(BaseCommand):
             return
         where = f"{dataset} ({result['split']}, n={result['n']})"
         self.stdout.write(f"v{chosen.number} ({chosen.design}, {chosen.stage}) on {where}:")
-        for name in SHOWN:
+        for name in OFFLINE_NAMES:
             if name in result:
                 self.stdout.write(f"  {name:16s} {result[name]:.4f}")
         worst = sorted(per_tag.items(), key=lambda kv: (kv[1].get("f1", 0), -kv[1].get("support", 0)))[:5]

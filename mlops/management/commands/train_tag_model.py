@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from linkhub.audit import change_source
 from mlops.models import TrainingRun
 from mlops.services.training import training_request, training_run
+from mlops.training.metric_names import OFFLINE_NAMES
 
 
 class Command(BaseCommand):
@@ -53,11 +54,7 @@ class Command(BaseCommand):
                 metrics = version.metrics
                 self.stdout.write(
                     f"v{version.number} ({version.design}, {version.stage}): "
-                    + ", ".join(
-                        f"{k} {metrics[k]:.4f}"
-                        for k in ("precision_at_1", "recall_at_3", "recall_at_5", "micro_f1", "macro_f1")
-                        if k in metrics
-                    )
+                    + ", ".join(f"{k} {metrics[k]:.4f}" for k in OFFLINE_NAMES if k in metrics)
                     + f", n {metrics.get('n')}"
                 )
         if run.status == TrainingRun.Status.FAILED:

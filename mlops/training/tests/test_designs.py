@@ -196,13 +196,14 @@ def test_default_design_prefers_the_embedding_blend_when_installed(monkeypatch):
 def test_train_reports_progress_and_lineage():
     calls: list[tuple[int, int, str]] = []
     data = corpus(30)
-    model, metrics = T.train(
+    trained = T.train(
         "tfidf_lr",
         data,
         min_examples=3,
         params={"calibration_folds": 2},
         progress=lambda done, total, msg: calls.append((done, total, msg)),
     )
+    model, metrics = trained.model, trained.metrics
     done = [c[0] for c in calls]
     assert done == sorted(done) and calls[-1][:2] == (100, 100) and calls[0][0] == 0
     assert all(total == 100 for _, total, _ in calls)
@@ -211,4 +212,17 @@ def test_train_reports_progress_and_lineage():
     assert metrics["n"] == model.info["n_holdout"] > 0
     assert model.info["data_fingerprint"] == T.fingerprint(data)
     assert model.info["n_train"] + model.info["n_holdout"] == len(data)
+    assert (len(trained.train_set), len(trained.holdout)) == (model.info["n_train"], model.info["n_holdout"])
+    assert model.info["holdout_fingerprint"] == T.fingerprint(trained.holdout)
+    assert not {e.url for e in trained.train_set} & {e.url for e in trained.holdout}
     assert metrics["recall_at_3"] > 0.9  # the synthetic tags are easy; a broken model is not
+
+
+def test_train_refuses_too_little_data_before_fitting_and_a_fit_without_labels():
+    data = corpus(30)
+    with pytest.raises(T.TooFewExamples, match="at least 1000 needed"):
+        T.train("tfidf_lr", data, min_train=1000)
+    with pytest.raises(T.TooFewExamples, match="0 for the holdout"):
+        T.train("tfidf_lr", data[:3], min_train=1, test_size=0.01)
+    with pytest.raises(T.NoLabels, match="no tag has at least 1000"):
+        T.train("most_frequent", data, min_examples=1000)
