@@ -165,6 +165,9 @@ POOL = BrowserPool()
 T = TypeVar("T")
 
 
+HEARTBEAT_SECONDS = 5.0  # how often a render's task marks its row alive
+
+
 class RenderTimeout(Exception):
     pass
 
@@ -189,7 +192,7 @@ class RenderThread:
         *args: Any,
         timeout: float,
         heartbeat: Callable[[], None] = lambda: None,
-        heartbeat_every: float = 5.0,
+        heartbeat_every: float = HEARTBEAT_SECONDS,
         **kwargs: Any,
     ) -> T:
         future: Future[T] = self._pool().submit(fn, *args, **kwargs)

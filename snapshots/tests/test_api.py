@@ -295,3 +295,13 @@ def test_unused_artifacts_are_deleted_with_their_files(alice, make_link, django_
     with django_capture_on_commit_callbacks(execute=True):
         assert artifacts_collect_garbage()["deleted"] == 2
     assert not Artifact.objects.exists() and not default_storage.exists(kept.path)
+
+
+def test_a_lease_shorter_than_a_few_heartbeats_is_refused(settings):
+    from snapshots.checks import lease_outlasts_heartbeats
+
+    settings.SNAPSHOT_LEASE_SECONDS = 180
+    assert lease_outlasts_heartbeats() == []
+    settings.SNAPSHOT_LEASE_SECONDS = 5
+    (error,) = lease_outlasts_heartbeats()
+    assert error.id == "snapshots.E001" and "at least 15" in error.msg
