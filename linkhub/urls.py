@@ -4,7 +4,10 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import health, metrics
+from . import converters, health, metrics
+
+# Before the apps' URLs are included: they use <id:...> for every id.
+converters.register()
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("", include("linkhub.accounts.api.urls")),
@@ -30,6 +33,12 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]
+
+# JSON under /api/, the app's pages elsewhere; an outage that surfaces outside a view is a 503.
+handler400 = "linkhub.middleware.bad_request"
+handler403 = "linkhub.middleware.permission_denied"
+handler404 = "linkhub.middleware.page_not_found"
+handler500 = "linkhub.middleware.server_error"
 
 admin.site.site_header = "LinkHub administration"
 admin.site.site_title = "LinkHub admin"

@@ -10,7 +10,7 @@ urlpatterns = [
     path("settings/", views.account, name="settings"),
     path("settings/consent/", views.consent_update, name="consent"),
     path("settings/tokens/", views.token_create, name="token_create"),
-    path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("settings/tokens/<id:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path(
         "password/",
         auth_views.PasswordChangeView.as_view(success_url="/account/password/done/"),

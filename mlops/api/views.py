@@ -6,10 +6,12 @@ Registry writes (train, promote, roll back): model owners only (403 for others).
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,7 +22,9 @@ from rest_framework.views import APIView
 
 from linkhub.accounts.roles import is_model_owner, is_reviewer
 from linkhub.api import Pagination
+from linkhub.converters import ID_REGEX
 from linkhub.links.models import Link, TagDecision
+from linkhub.schema import errors
 
 from ..models import AlertEvent, AlertRule, DriftRun, MetricPoint, ModelVersion, Suggestion, TrainingRun
 from ..services import registry
@@ -122,7 +126,7 @@ class LinkDecisionsView(APIView):
 class ModelListView(APIView):
     pagination_class = Pagination
 
-    @extend_schema(responses=ModelVersionSerializer(many=True))
+    @extend_schema(responses={200: ModelVersionSerializer(many=True), **errors(403)})
     def get(self, request):
         if not _can_read_models(request.user):
             raise PermissionDenied("Only model owners, reviewers and staff see the model registry.")
@@ -135,7 +139,7 @@ class ModelListView(APIView):
 
 
 class ModelDetailView(APIView):
-    @extend_schema(responses=ModelVersionSerializer)
+    @extend_schema(responses={200: ModelVersionSerializer, **errors(403)})
     def get(self, request, number: int):
         if not _can_read_models(request.user):
             raise PermissionDenied("Only model owners, reviewers and staff see the model registry.")
@@ -157,7 +161,7 @@ class ModelTrainView(APIView):
 
 
 class TrainingRunView(APIView):
-    @extend_schema(responses=TrainingRunSerializer)
+    @extend_schema(responses={200: TrainingRunSerializer, **errors(403)})
     def get(self, request, pk: int):
         if not _can_read_models(request.user):
             raise PermissionDenied("Only model owners, reviewers and staff see training runs.")
@@ -195,7 +199,7 @@ class ModelRollbackView(APIView):
 
 class MetricsView(APIView):
     @extend_schema(
-        responses=MetricPointSerializer(many=True),
+        responses={200: MetricPointSerializer(many=True), **errors(403)},
         parameters=[
             OpenApiParameter("name", OpenApiTypes.STR),
             OpenApiParameter("version", OpenApiTypes.INT),
@@ -210,13 +214,11 @@ class MetricsView(APIView):
         if params.get("name"):
             rows = rows.filter(name=params["name"])
         if params.get("version"):
-            if not params["version"].isdigit():
+            if not re.fullmatch(ID_REGEX, params["version"]):
                 raise ValidationError({"version": "A version number, e.g. 3."})
             rows = rows.filter(model_version__number=int(params["version"]))
-        if params.get("since"):
-            since: datetime | None = parse_datetime(params["since"])
-            if since is None:
-                raise ValidationError({"since": "An ISO 8601 date and time, e.g. 2026-11-01T00:00:00Z."})
+        since = _since(params)
+        if since is not None:
             rows = rows.filter(recorded_at__gte=since)
         return Response(MetricPointSerializer(rows[:5000], many=True).data)
 
@@ -234,7 +236,15 @@ def _readers_only(user, what: str) -> None:
 def _since(params) -> datetime | None:
     if not params.get("since"):
         return None
-    since = parse_datetime(params["since"])
+    try:
+        since = parse_datetime(params["since"])
+        if since is not None:
+            # In UTC: PostgreSQL refuses offsets past ±15:59, which Python allows (up to ±23:59).
+            if timezone.is_naive(since):
+                since = timezone.make_aware(since)
+            since = since.astimezone(UTC)
+    except (ValueError, OverflowError):  # well formed but impossible: a month 13, the year 10000
+        since = None
     if since is None:
         raise ValidationError({"since": "An ISO 8601 date and time, e.g. 2026-11-01T00:00:00Z."})
     return since
@@ -243,7 +253,7 @@ def _since(params) -> datetime | None:
 class DriftListView(APIView):
     pagination_class = Pagination
 
-    @extend_schema(responses=DriftRunSerializer(many=True))
+    @extend_schema(responses={200: DriftRunSerializer(many=True), **errors(403)})
     def get(self, request):
         """Drift checks, newest first, each with its per-feature results."""
         _readers_only(request.user, "drift checks")
@@ -258,7 +268,7 @@ class DriftListView(APIView):
 
 
 class DriftDetailView(APIView):
-    @extend_schema(responses=DriftRunSerializer)
+    @extend_schema(responses={200: DriftRunSerializer, **errors(403)})
     def get(self, request, pk: int):
         _readers_only(request.user, "drift checks")
         run = (
@@ -286,7 +296,7 @@ class AlertListView(APIView):
     STATES = (*AlertEvent.State.values, "open")
 
     @extend_schema(
-        responses=AlertEventSerializer(many=True),
+        responses={200: AlertEventSerializer(many=True), **errors(403)},
         parameters=[
             OpenApiParameter(
                 "state",
@@ -310,7 +320,7 @@ class AlertListView(APIView):
 
 
 class AlertAckView(APIView):
-    @extend_schema(request=None, responses={200: AlertEventSerializer, 409: None})
+    @extend_schema(request=None, responses={200: AlertEventSerializer, **errors(409)})
     def post(self, request, pk: int):
         """Acknowledge an alert (model owners and reviewers); a resolved one is a 409."""
         if not (is_model_owner(request.user) or is_reviewer(request.user) or request.user.is_superuser):
@@ -327,7 +337,7 @@ class AlertAckView(APIView):
 
 class AlertTimingsView(APIView):
     @extend_schema(
-        responses=AlertTimingsSerializer,
+        responses={200: AlertTimingsSerializer, **errors(403)},
         parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME, description="events fired since")],
     )
     def get(self, request):
@@ -348,7 +358,7 @@ def _rule_changes(request) -> tuple[dict, str]:
 class AlertRuleListView(APIView):
     pagination_class = Pagination
 
-    @extend_schema(responses=AlertRuleSerializer(many=True))
+    @extend_schema(responses={200: AlertRuleSerializer(many=True), **errors(403)})
     def get(self, request):
         _readers_only(request.user, "alert rules")
         rows = AlertRule.objects.select_related("updated_by").order_by("name")
@@ -372,7 +382,7 @@ class AlertRuleDetailView(APIView):
             raise Http404("No such alert rule.")
         return rule
 
-    @extend_schema(responses=AlertRuleSerializer)
+    @extend_schema(responses={200: AlertRuleSerializer, **errors(403)})
     def get(self, request, pk: int):
         _readers_only(request.user, "alert rules")
         return Response(AlertRuleSerializer(self._rule(pk)).data)

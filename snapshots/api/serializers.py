@@ -3,10 +3,16 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
-from ..models import Snapshot
+from ..models import FailureReason, Snapshot
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
+    # As the page gave them, and empty until the capture finishes: not always absolute URIs.
+    final_url = serializers.CharField(read_only=True)
+    canonical_url = serializers.CharField(read_only=True)
+    favicon_url = serializers.CharField(read_only=True)
+    preview_image_url = serializers.CharField(read_only=True)
+    failure_reason = serializers.ChoiceField(choices=FailureReason.choices, allow_blank=True, read_only=True)
     failure_message = serializers.CharField(read_only=True)
     is_good = serializers.BooleanField(read_only=True)
     artifacts = serializers.SerializerMethodField()

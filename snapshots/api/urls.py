@@ -1,25 +1,28 @@
 from django.urls import path
 
+from ..urls import register_converters
 from . import views
 
+register_converters()
+
 urlpatterns = [
-    path("links/<int:pk>/snapshot/", views.LinkSnapshotRequestView.as_view(), name="api-link-snapshot"),
-    path("links/<int:pk>/snapshots/", views.LinkSnapshotListView.as_view(), name="api-link-snapshots"),
+    path("links/<id:pk>/snapshot/", views.LinkSnapshotRequestView.as_view(), name="api-link-snapshot"),
+    path("links/<id:pk>/snapshots/", views.LinkSnapshotListView.as_view(), name="api-link-snapshots"),
     path(
-        "links/<int:pk>/snapshots/upload/",
+        "links/<id:pk>/snapshots/upload/",
         views.LinkSnapshotUploadView.as_view(),
         name="api-link-snapshot-upload",
     ),
     path(
-        "links/<int:pk>/snapshot-schedule/",
+        "links/<id:pk>/snapshot-schedule/",
         views.LinkSnapshotScheduleView.as_view(),
         name="api-link-snapshot-schedule",
     ),
-    path("snapshots/<int:pk>/", views.SnapshotDetailView.as_view(), name="api-snapshot-detail"),
-    path("snapshots/<int:pk>/retry/", views.SnapshotRetryView.as_view(), name="api-snapshot-retry"),
-    path("snapshots/<int:pk>/diff/", views.SnapshotDiffView.as_view(), name="api-snapshot-diff"),
+    path("snapshots/<id:pk>/", views.SnapshotDetailView.as_view(), name="api-snapshot-detail"),
+    path("snapshots/<id:pk>/retry/", views.SnapshotRetryView.as_view(), name="api-snapshot-retry"),
+    path("snapshots/<id:pk>/diff/", views.SnapshotDiffView.as_view(), name="api-snapshot-diff"),
     path(
-        "snapshots/<int:pk>/artifacts/<str:name>",
+        "snapshots/<id:pk>/artifacts/<artifact:name>",
         views.SnapshotArtifactView.as_view(),
         name="api-snapshot-artifact",
     ),

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from linkhub.converters import ID_REGEX
 from linkhub.links import selectors as link_selectors
+from linkhub.parsers import FormParser, MultiPartParser
 
 from .. import selectors, services
-from ..models import Snapshot
+from ..models import Snapshot, SnapshotArtifact
 from ..serving import artifact_response
 from .serializers import ScheduleSerializer, SnapshotSerializer, SnapshotUploadSerializer
 
@@ -84,11 +87,10 @@ class SnapshotDiffView(APIView):
     )
     def get(self, request, pk: int):
         a = selectors.snapshot_get(owner=request.user, pk=pk)
-        try:
-            other_id = int(request.query_params.get("other", ""))
-        except ValueError:
-            raise ValidationError({"other": "Give the id of the snapshot to compare with."}) from None
-        b = selectors.snapshot_get(owner=request.user, pk=other_id)
+        other = request.query_params.get("other", "")
+        if not re.fullmatch(ID_REGEX, other):
+            raise ValidationError({"other": "Give the id of the snapshot to compare with."})
+        b = selectors.snapshot_get(owner=request.user, pk=int(other))
         if a.link_id != b.link_id:
             raise ValidationError({"other": "Both snapshots must be versions of the same link."})
         lines = selectors.snapshot_text_diff(a, b)
@@ -104,7 +106,19 @@ class SnapshotDiffView(APIView):
 
 
 class SnapshotArtifactView(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "name",
+                str,
+                OpenApiParameter.PATH,
+                enum=[n for n in SnapshotArtifact.Name.values if n != SnapshotArtifact.Name.UPLOAD],
+            ),
+            OpenApiParameter("download", str, enum=["1"], description="1: as an attachment"),
+        ],
+        # The artifact's own type: image/png, application/pdf, text/html, text/plain, ...
+        responses={(200, "*/*"): OpenApiTypes.BINARY},
+    )
     def get(self, request, pk: int, name: str):
         snapshot = selectors.snapshot_get(owner=request.user, pk=pk)
         return artifact_response(

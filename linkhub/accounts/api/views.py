@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from linkhub.schema import errors
+
 from .. import selectors, services
 from ..models import ConsentChange
 from .serializers import (
@@ -31,7 +33,7 @@ class TokenLoginView(APIView):
         # Makes a failed login a 401 (with WWW-Authenticate), not a 403.
         return "Token"
 
-    @extend_schema(request=TokenLoginSerializer, responses={201: TokenResponseSerializer})
+    @extend_schema(request=TokenLoginSerializer, responses={201: TokenResponseSerializer, **errors(401)})
     def post(self, request):
         data = TokenLoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)

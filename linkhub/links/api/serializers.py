@@ -6,6 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from linkhub.converters import ID_MAX
+
 from ..models import (
     DESCRIPTION_MAX_LENGTH,
     NOTES_MAX_LENGTH,
@@ -100,6 +102,10 @@ class LinkCreateSerializer(serializers.Serializer):
     is_private = serializers.BooleanField(required=False, default=False)
 
 
+class LinkReplaceSerializer(LinkCreateSerializer):
+    """PUT: the whole link. ``url`` is required; every field left out is reset to its default."""
+
+
 class LinkUpdateSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=URL_MAX_LENGTH, required=False)
     title = serializers.CharField(max_length=TITLE_MAX_LENGTH, required=False, allow_blank=True)
@@ -111,7 +117,9 @@ class LinkUpdateSerializer(serializers.Serializer):
 
 
 class LinkBulkSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=5000)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAX), min_length=1, max_length=5000
+    )
     action = serializers.ChoiceField(choices=BULK_ACTIONS)
     tags = serializers.ListField(
         child=TagNameField(), required=False, default=list, max_length=TAGS_PER_LINK_MAX
@@ -120,6 +128,8 @@ class LinkBulkSerializer(serializers.Serializer):
 
 class TagSerializer(serializers.ModelSerializer):
     count = serializers.IntegerField(source="link_count", read_only=True)
+    # A Unicode slug: the model's SlugField would be described by the ASCII-only pattern [-\w]+.
+    slug = serializers.CharField(read_only=True)
 
     class Meta:
         model = Tag
@@ -133,7 +143,7 @@ class TagRenameSerializer(serializers.Serializer):
 
 class TagMergeSerializer(serializers.Serializer):
     sources = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAX), min_length=1, max_length=1000
     )
     target = TagNameField()
 

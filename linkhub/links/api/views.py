@@ -9,10 +9,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from linkhub.converters import ID_REGEX
+from linkhub.parsers import FormParser, MultiPartParser
+from linkhub.schema import errors
 
 from .. import selectors, services
 from ..bookmarks import render_json, render_netscape
@@ -22,6 +25,7 @@ from .serializers import (
     ImportUploadSerializer,
     LinkBulkSerializer,
     LinkCreateSerializer,
+    LinkReplaceSerializer,
     LinkSerializer,
     LinkUpdateSerializer,
     TagMergeSerializer,
@@ -81,7 +85,7 @@ def link_filters_from_request(request) -> selectors.LinkFilters:
     list=extend_schema(parameters=LIST_PARAMETERS),
     create=extend_schema(request=LinkCreateSerializer, responses={201: LinkSerializer, 200: LinkSerializer}),
     partial_update=extend_schema(request=LinkUpdateSerializer, responses=LinkSerializer),
-    update=extend_schema(request=LinkUpdateSerializer, responses=LinkSerializer),
+    update=extend_schema(request=LinkReplaceSerializer, responses=LinkSerializer),
 )
 class LinkViewSet(
     mixins.ListModelMixin,
@@ -89,6 +93,8 @@ class LinkViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = LinkSerializer
+    lookup_value_converter = "id"
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return selectors.link_list(owner=self.request.user, filters=link_filters_from_request(self.request))
@@ -112,13 +118,19 @@ class LinkViewSet(
         )
 
     def update(self, request, pk=None):
-        data = LinkUpdateSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        link = services.link_update(link=self.get_object(), **data.validated_data)
-        return Response(LinkSerializer(selectors.link_get(owner=request.user, pk=link.pk)).data)
+        """PUT replaces the whole link: ``url`` is required, and what is left out is reset to
+        empty (no tags, not read, not private)."""
+        return self._save(request, LinkReplaceSerializer(data=request.data))
 
     def partial_update(self, request, pk=None):
-        return self.update(request, pk)
+        """PATCH changes only the fields sent."""
+        return self._save(request, LinkUpdateSerializer(data=request.data, partial=True))
+
+    def _save(self, request, data):
+        link = self.get_object()  # another user's link is a 404 before its body is looked at
+        data.is_valid(raise_exception=True)
+        link = services.link_update(link=link, **data.validated_data)
+        return Response(LinkSerializer(selectors.link_get(owner=request.user, pk=link.pk)).data)
 
     def destroy(self, request, pk=None):
         services.link_delete(link=self.get_object())
@@ -144,6 +156,8 @@ class LinkViewSet(
 )
 class TagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TagSerializer
+    lookup_value_converter = "id"
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return selectors.tag_list(owner=self.request.user, q=self.request.query_params.get("q", ""))
@@ -161,7 +175,7 @@ class TagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         services.tag_delete(tag=selectors.tag_get(owner=request.user, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=TagMergeSerializer, responses=TagSerializer)
+    @extend_schema(request=TagMergeSerializer, responses={200: TagSerializer, **errors(404)})
     @action(detail=False, methods=["post"])
     def merge(self, request):
         data = TagMergeSerializer(data=request.data)
@@ -176,6 +190,8 @@ class TagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ImportJobSerializer
     parser_classes = [MultiPartParser, FormParser]
+    lookup_value_converter = "id"
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return selectors.import_job_list(owner=self.request.user)
