@@ -26,6 +26,7 @@ ERROR_DESCRIPTIONS = {
     403: "Signed in, but not allowed: the action needs a role, or a session request lacks its CSRF token.",
     404: "No such object, or another user's object; a malformed id; a page past the end.",
     409: "The object's state does not allow this.",
+    415: "The body's content type is not one this operation reads.",
     429: "Throttled; try again later.",
     503: "The database or cache cannot be reached; nothing was changed. Retry after `Retry-After` seconds.",
 }
@@ -45,8 +46,8 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
 class AutoSchema(SpectacularAutoSchema):
     """Declares the errors any operation can answer, so the schema lists every status it returns:
     400 (a query or body it refuses), 503 (an outage), 401 unless it is open to everyone, 403 for
-    unsafe methods (CSRF with a session), 404 with a path parameter or a page number, and 429
-    where a throttle applies. Views add their own with ``errors()``."""
+    unsafe methods (CSRF with a session), 404 with a path parameter or a page number, 415 where a
+    body is read, and 429 where a throttle applies. Views add their own with ``errors()``."""
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -59,6 +60,8 @@ class AutoSchema(SpectacularAutoSchema):
             statuses.append(403)
         if "{" in self.path or self._is_paginated_list():
             statuses.append(404)
+        if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
+            statuses.append(415)
         if getattr(self.view, "throttle_classes", None):
             statuses.append(429)
         for status in statuses:
