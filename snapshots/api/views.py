@@ -114,7 +114,7 @@ class SnapshotArtifactView(APIView):
                 OpenApiParameter.PATH,
                 enum=[n for n in SnapshotArtifact.Name.values if n != SnapshotArtifact.Name.UPLOAD],
             ),
-            OpenApiParameter("download", str, enum=["1"], description="1: as an attachment"),
+            OpenApiParameter("download", str, description="1: send the file as an attachment"),
         ],
         # The artifact's own type: image/png, application/pdf, text/html, text/plain, ...
         responses={(200, "*/*"): OpenApiTypes.BINARY},
