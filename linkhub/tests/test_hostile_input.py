@@ -119,8 +119,8 @@ PRIVATE_URLS = [
 def _stored_state() -> str:
     """A digest of everything a request could change."""
     from linkhub.accounts.models import ApiToken
-    from linkhub.links.models import ImportJob, Link, Tag, TaggedLink
-    from mlops.models import AlertEvent, AlertRule, AlertRuleChange, ModelVersion, Suggestion, TagDecision
+    from linkhub.links.models import ImportJob, Link, Tag, TagDecision, TaggedLink
+    from mlops.models import AlertEvent, AlertRule, AlertRuleChange, ModelVersion, Suggestion
     from snapshots.models import Artifact, Snapshot, SnapshotArtifact, SnapshotSchedule
 
     rows = {
