@@ -2,10 +2,11 @@
 
 - NUL bytes: PostgreSQL refuses them in text, so a NUL in the path, the query string or a form
   field would fail deep inside a query. ``RequestGuardMiddleware`` answers 400 before any view
-  runs (JSON bodies are checked by ``linkhub.parsers.JSONParser``).
+  runs (JSON bodies are checked by ``linkhub.parsers.JSONParser``, and Django already drops what
+  cannot be printed from uploaded file names).
 - Form bodies over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` or ``DATA_UPLOAD_MAX_NUMBER_FIELDS``, and
   malformed multipart bodies, are a 400 with a message on pages and on the API.
-- The database or Redis (the cache behind throttles and sessions) being down is a 503 with
+- The database or Redis (the cache behind the throttles) being down is a 503 with
   ``Retry-After``: JSON ``{"detail": ...}`` under ``/api/``, a plain page elsewhere. The API maps
   these in its exception handler (``linkhub.api``); pages here in ``process_exception``; and
   what fails outside any view (a session saved after the view) in the 500 handler below.
@@ -121,10 +122,7 @@ class RequestGuardMiddleware:
             # caller is authenticated); pages read forms straight from request.POST.
             if request.method == "POST" and not is_api(request) and request.content_type in FORM_TYPES:
                 form = request.POST
-                names = (f.name or "" for files in request.FILES.lists() for f in files[1])
                 if has_nul(form.keys()) or has_nul(v for values in form.lists() for v in values[1]):
-                    return error_response(request, 400, NUL_MESSAGE)
-                if has_nul(names):
                     return error_response(request, 400, NUL_MESSAGE)
         except BODY_ERRORS as exc:
             logger.info("%s %s: refused body: %s", request.method, request.path, exc)
