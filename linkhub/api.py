@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,9 +29,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF's handler, plus: Django ValidationErrors raised by services become 400s; bodies over
     Django's limits are 400s; a database or Redis that cannot be reached is a 503 with
     Retry-After; every error body is an object (``{"detail": ...}`` or field errors)."""
-    from django.core.exceptions import ValidationError as DjangoValidationError
-    from rest_framework.exceptions import ParseError, ValidationError
-
     if isinstance(exc, UNAVAILABLE_ERRORS):
         request = context.get("request")
         logger.warning(

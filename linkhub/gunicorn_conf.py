@@ -27,6 +27,8 @@ def post_fork(server, worker):
 def child_exit(server, worker):
     # Multiprocess metrics (linkhub/metrics.py): a worker's live gauges go with it.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # A library, imported here only: prometheus_client picks its mode when first imported,
+        # which must be after the settings have prepared the environment, not with this file.
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterable
 
 import redis.exceptions
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -85,8 +86,6 @@ def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpRespon
 
 def body_limit_message(exc: Exception) -> str:
     """The message for a body Django refused to read, naming the limit it hit."""
-    from django.conf import settings
-
     if isinstance(exc, RequestDataTooBig):
         return TOO_LARGE_MESSAGE.format(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exc, TooManyFieldsSent):
