@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
+from django.db import models
 from taggit.models import Tag as TaggitTag
 
 from linkhub.audit import change_source
@@ -36,6 +37,8 @@ class LinkAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
     inlines = [TaggedLinkInline]
+    # A URL typed without a scheme is taken as https (Django 6's default; no deprecation warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     date_hierarchy = "created_at"
     show_full_result_count = False
 
