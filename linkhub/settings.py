@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -192,6 +193,10 @@ LOGIN_REDIRECT_URL = "links:list"
 LOGOUT_REDIRECT_URL = "login"
 # Open sign-up is what a self-hosted instance wants on day one; operators can close it.
 SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
+# What a new user's data may train unless they choose otherwise at sign-up: none, own or shared.
+DEFAULT_TRAINING_CONSENT = env.str("DEFAULT_TRAINING_CONSENT", default="own")
+if DEFAULT_TRAINING_CONSENT not in ("none", "own", "shared"):
+    raise ImproperlyConfigured("DEFAULT_TRAINING_CONSENT must be none, own or shared.")
 
 # --- I18N -------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

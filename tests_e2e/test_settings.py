@@ -14,8 +14,6 @@ from .helpers import flash
 
 pytestmark = pytest.mark.browser
 
-CONSENT_LABEL = "Let my tags help train the shared tag model"
-
 
 def open_settings(page: Page, username: str) -> None:
     nav = page.get_by_role("navigation")
@@ -73,30 +71,27 @@ def test_api_token_is_shown_once_works_and_can_be_revoked(sign_in, page: Page, a
     assert status == 401
 
 
-def test_training_consent_switch_shows_on_and_off(sign_in, page: Page, alice):
+def test_training_consent_has_three_levels_and_keeps_the_choice(sign_in, page: Page, alice):
     sign_in(page, alice, "/account/settings/")
     consent = page.locator("#consent")
     status = page.get_by_test_id("consent-status")
-    switch = consent.get_by_role("switch", name=CONSENT_LABEL)
 
-    # Off by default.
-    expect(status.locator(".badge")).to_have_text("Off")
-    expect(status).to_contain_text("not used to train")
-    expect(switch).not_to_be_checked()
+    # A new account has the operator's default, "own": a personal model only.
+    expect(status.locator(".badge")).to_have_text("own")
+    expect(status).to_contain_text("my personal model only")
+    expect(consent.get_by_role("radio", name="Own:")).to_be_checked()
 
-    switch.check()
+    consent.get_by_role("radio", name="Shared:").check()
     consent.get_by_role("button", name="Save").click()
-    expect(flash(page)).to_have_text("Your tags now help train the shared model.")
-    expect(status.locator(".badge")).to_have_text("On")
-    expect(status).to_contain_text("help train the model")
-    expect(switch).to_be_checked()
-
+    expect(flash(page)).to_have_text(
+        "Your links and decisions now train your personal model and the shared model."
+    )
+    expect(status.locator(".badge")).to_have_text("shared")
     page.reload()  # kept, not just shown once
-    expect(status.locator(".badge")).to_have_text("On")
-    expect(switch).to_be_checked()
+    expect(consent.get_by_role("radio", name="Shared:")).to_be_checked()
 
-    switch.uncheck()
+    consent.get_by_role("radio", name="None:").check()
     consent.get_by_role("button", name="Save").click()
-    expect(flash(page)).to_have_text("Your tags are no longer used to train the shared model.")
-    expect(status.locator(".badge")).to_have_text("Off")
-    expect(switch).not_to_be_checked()
+    expect(flash(page)).to_have_text("Your links and decisions no longer train any model.")
+    expect(status.locator(".badge")).to_have_text("none")
+    expect(consent.get_by_role("radio", name="None:")).to_be_checked()

@@ -17,11 +17,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ("user", "share_for_training", "consent_changed_at")
-    list_filter = ("share_for_training",)
+    list_display = ("user", "training_consent", "consent_changed_at")
+    list_filter = ("training_consent",)
     search_fields = ("user__username", "user__email")
     # Consent is the user's own decision: the admin shows it but does not change it.
-    readonly_fields = ("user", "share_for_training", "consent_changed_at")
+    readonly_fields = ("user", "training_consent", "consent_changed_at")
     list_select_related = ("user",)
 
     def has_add_permission(self, request):
@@ -33,8 +33,8 @@ class ProfileAdmin(admin.ModelAdmin):
 
 @admin.register(ConsentChange)
 class ConsentChangeAdmin(admin.ModelAdmin):
-    list_display = ("user", "share_for_training", "source", "actor", "created_at")
-    list_filter = ("share_for_training", "source", "created_at")
+    list_display = ("user", "from_consent", "to_consent", "source", "actor", "created_at")
+    list_filter = ("to_consent", "source", "created_at")
     search_fields = ("user__username",)
     list_select_related = ("user", "actor")
 

@@ -4,17 +4,21 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from .models import TrainingConsent
+
+CONSENT_HELP = (
+    "What your links, tags and decisions may train. You can change it at any time in your "
+    "account settings; going down a level takes effect at each model's next training."
+)
+
 
 class SignupForm(UserCreationForm):
     email = forms.EmailField(required=False, help_text="Optional. Used only for password resets.")
-    share_for_training = forms.BooleanField(
-        required=False,
-        label="Let my tags help train the shared tag model",
-        help_text=(
-            "Off by default. When on, the tags you set and the suggestions you accept or reject "
-            "are used to train the model that suggests tags to everyone. You can change this at "
-            "any time in your account settings."
-        ),
+    training_consent = forms.ChoiceField(
+        choices=TrainingConsent.choices,
+        widget=forms.RadioSelect,
+        label="Tag model training",
+        help_text=CONSENT_HELP,
     )
 
     class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
@@ -23,8 +27,8 @@ class SignupForm(UserCreationForm):
 
 
 class ConsentForm(forms.Form):
-    share_for_training = forms.BooleanField(
-        required=False, label="Let my tags help train the shared tag model"
+    training_consent = forms.ChoiceField(
+        choices=TrainingConsent.choices, widget=forms.RadioSelect, label="Tag model training"
     )
 
 

@@ -30,12 +30,22 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
 
+class TrainingConsent(models.TextChoices):
+    """What a user's links, tags and decisions may train (DESIGN.md, "Train")."""
+
+    NONE = "none", "None: my links and decisions train nothing"
+    OWN = "own", "Own: they train my personal model only, never a model that serves anyone else"
+    SHARED = "shared", "Shared: they train my personal model and the shared model"
+
+
 class Profile(models.Model):
-    """Per-user settings. A user without a row has the defaults (no training consent)."""
+    """Per-user settings. A user without a row has consent ``none``: nothing trains on data a
+    person never said anything about (sign-up records the operator's default, ``own`` unless set)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
-    # Off by default: a user's tags train the shared model only if they say so.
-    share_for_training = models.BooleanField(default=False)
+    training_consent = models.CharField(
+        max_length=8, choices=TrainingConsent.choices, default=TrainingConsent.NONE
+    )
     consent_changed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
@@ -57,7 +67,9 @@ class ConsentChange(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    share_for_training = models.BooleanField()
+    # "" for the first choice (at sign-up) and for changes recorded before there were three levels.
+    from_consent = models.CharField(max_length=8, choices=TrainingConsent.choices, blank=True)
+    to_consent = models.CharField(max_length=8, choices=TrainingConsent.choices)
     source = models.CharField(max_length=10, choices=Source.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -65,4 +77,5 @@ class ConsentChange(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.user} consent={self.share_for_training} at {self.created_at:%Y-%m-%d %H:%M}"
+        change = f"{self.from_consent or '-'} -> {self.to_consent}"
+        return f"{self.user} consent {change} at {self.created_at:%Y-%m-%d %H:%M}"

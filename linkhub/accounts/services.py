@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from .models import ApiToken, ConsentChange, Profile
+from .models import ApiToken, ConsentChange, Profile, TrainingConsent
 
 
 def hash_key(key: str) -> str:
@@ -18,10 +20,17 @@ def hash_key(key: str) -> str:
 
 
 @transaction.atomic
-def user_signup(*, username: str, password: str, email: str = "", share_for_training: bool = False) -> User:
+def user_signup(
+    *, username: str, password: str, email: str = "", training_consent: str | None = None
+) -> User:
+    """Create the account with the training consent the person chose (the operator's default,
+    ``DEFAULT_TRAINING_CONSENT``, when they did not choose)."""
     user = User.objects.create_user(username=username, email=email, password=password)
     training_consent_set(
-        user=user, actor=user, share_for_training=share_for_training, source=ConsentChange.Source.SIGNUP
+        user=user,
+        actor=user,
+        consent=training_consent or settings.DEFAULT_TRAINING_CONSENT,
+        source=ConsentChange.Source.SIGNUP,
     )
     return user
 
@@ -31,17 +40,20 @@ def training_consent_set(
     *,
     user: User,
     actor: User | None,
-    share_for_training: bool,
+    consent: str,
     source: str,
 ) -> Profile:
-    profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
-    changed = profile.share_for_training != share_for_training or profile.consent_changed_at is None
-    if changed:
-        profile.share_for_training = share_for_training
+    """Set what the user's data may train, and record the change (who, when, from, to, where)."""
+    if consent not in TrainingConsent.values:
+        raise ValidationError({"training_consent": f"Choose one of: {', '.join(TrainingConsent.values)}."})
+    profile, created = Profile.objects.select_for_update().get_or_create(user=user)
+    before = "" if created or profile.consent_changed_at is None else profile.training_consent
+    if before != consent:
+        profile.training_consent = consent
         profile.consent_changed_at = timezone.now()
-        profile.save(update_fields=["share_for_training", "consent_changed_at"])
+        profile.save(update_fields=["training_consent", "consent_changed_at"])
         ConsentChange.objects.create(
-            user=user, actor=actor, share_for_training=share_for_training, source=source
+            user=user, actor=actor, from_consent=before, to_consent=consent, source=source
         )
     return profile
 

@@ -14,7 +14,13 @@ from linkhub.typing import AuthedRequest
 
 from . import selectors, services
 from .forms import ConsentForm, SignupForm, TokenCreateForm
-from .models import ConsentChange
+from .models import ConsentChange, TrainingConsent
+
+CONSENT_SAVED = {
+    TrainingConsent.NONE: "Your links and decisions no longer train any model.",
+    TrainingConsent.OWN: "Your links and decisions now train your personal model only.",
+    TrainingConsent.SHARED: "Your links and decisions now train your personal model and the shared model.",
+}
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -22,13 +28,13 @@ def signup(request: HttpRequest) -> HttpResponse:
         raise Http404("Sign-up is closed on this server.")
     if request.user.is_authenticated:
         return redirect("links:list")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST or None, initial={"training_consent": settings.DEFAULT_TRAINING_CONSENT})
     if request.method == "POST" and form.is_valid():
         user = services.user_signup(
             username=form.cleaned_data["username"],
             email=form.cleaned_data.get("email", ""),
             password=form.cleaned_data["password1"],
-            share_for_training=form.cleaned_data["share_for_training"],
+            training_consent=form.cleaned_data["training_consent"],
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Welcome to LinkHub. Save your first link below.")
@@ -44,8 +50,9 @@ def account(request: AuthedRequest) -> HttpResponse:
         request,
         "accounts/account.html",
         {
-            "consent_form": ConsentForm(initial={"share_for_training": consent}),
+            "consent_form": ConsentForm(initial={"training_consent": consent}),
             "consent": consent,
+            "consent_label": TrainingConsent(consent).label,
             "token_form": TokenCreateForm(),
             "tokens": selectors.api_token_list(user=request.user),
             "new_key": new_key,
@@ -59,19 +66,11 @@ def account(request: AuthedRequest) -> HttpResponse:
 def consent_update(request: AuthedRequest) -> HttpResponse:
     form = ConsentForm(request.POST)
     if form.is_valid():
-        value = form.cleaned_data["share_for_training"]
+        value = form.cleaned_data["training_consent"]
         services.training_consent_set(
-            user=request.user,
-            actor=request.user,
-            share_for_training=value,
-            source=ConsentChange.Source.UI,
+            user=request.user, actor=request.user, consent=value, source=ConsentChange.Source.UI
         )
-        messages.success(
-            request,
-            "Your tags now help train the shared model."
-            if value
-            else "Your tags are no longer used to train the shared model.",
-        )
+        messages.success(request, CONSENT_SAVED[value])
     return redirect("accounts:settings")
 
 

@@ -367,8 +367,9 @@ def test_hostile_field_values_are_400(probe, world):
         probe.api_json("post", f"/api/links/{link}/decisions/", body, expect={400})
     for body in ({"every_days": 99999999999999999999}, {"every_days": -5}, {"every_days": "weekly"}):
         probe.api_json("put", f"/api/links/{link}/snapshot-schedule/", body, expect={400})
-    for body in ({"share_for_training": "perhaps"}, {}, {"share_for_training": None}):
+    for body in ({"training_consent": "perhaps"}, {}, {"training_consent": None}):
         probe.api_json("put", "/api/account/consent/", body, expect={400})
+        probe.api_json("patch", "/api/account/consent/", body, expect={400})
 
 
 def test_hostile_alert_rules_and_registry_calls_are_400(probe, world):

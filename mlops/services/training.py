@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from linkhub.accounts.models import Profile
+from linkhub.accounts.models import Profile, TrainingConsent
 from linkhub.links.models import Link, TagDecision, TaggedLink, TagOrigin
 from linkhub.links.normalize import normalize_url
 from linkhub.metrics import training_run_ended
@@ -55,7 +55,9 @@ class Dataset:
 
 
 def consenting_user_ids() -> list[int]:
-    return list(Profile.objects.filter(share_for_training=True).values_list("user_id", flat=True))
+    return list(
+        Profile.objects.filter(training_consent=TrainingConsent.SHARED).values_list("user_id", flat=True)
+    )
 
 
 def collect_examples() -> Dataset:

@@ -28,7 +28,7 @@ def rows(n: int, start: int = 0) -> list[dict]:
 
 
 def consent(user) -> None:
-    Profile.objects.update_or_create(user=user, defaults={"share_for_training": True})
+    Profile.objects.update_or_create(user=user, defaults={"training_consent": "shared"})
 
 
 def save_links(user, items) -> list:

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..models import ApiToken
+from ..models import ApiToken, TrainingConsent
 
 
 class TokenLoginSerializer(serializers.Serializer):
@@ -22,4 +22,7 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
 
 class ConsentSerializer(serializers.Serializer):
-    share_for_training = serializers.BooleanField()
+    training_consent = serializers.ChoiceField(
+        choices=TrainingConsent.choices,
+        help_text="none: trains nothing; own: your personal model only; shared: yours and the shared model.",
+    )

@@ -62,16 +62,24 @@ class TokenRevokeView(APIView):
 class ConsentView(APIView):
     @extend_schema(responses=ConsentSerializer)
     def get(self, request):
-        return Response({"share_for_training": selectors.training_consent_get(user=request.user)})
+        return Response({"training_consent": selectors.training_consent_get(user=request.user)})
+
+    @extend_schema(request=ConsentSerializer, responses=ConsentSerializer)
+    def patch(self, request):
+        """Choose what your data may train: ``none``, ``own`` or ``shared`` (every change recorded)."""
+        return self._set(request)
 
     @extend_schema(request=ConsentSerializer, responses=ConsentSerializer)
     def put(self, request):
+        return self._set(request)
+
+    def _set(self, request):
         data = ConsentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         profile = services.training_consent_set(
             user=request.user,
             actor=request.user,
-            share_for_training=data.validated_data["share_for_training"],
+            consent=data.validated_data["training_consent"],
             source=ConsentChange.Source.API,
         )
-        return Response({"share_for_training": profile.share_for_training})
+        return Response({"training_consent": profile.training_consent})

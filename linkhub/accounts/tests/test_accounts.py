@@ -24,29 +24,48 @@ def test_roles(alice):
 
 
 @pytest.mark.smoke
-def test_signup_logs_in_and_records_consent_off_by_default(client):
+def test_signup_logs_in_and_records_the_default_consent(client):
+    """Without a choice, a new account gets the operator's default, own (a personal model only)."""
     r = client.post(
         "/account/signup/",
         {"username": "carol", "password1": "a-long-pass-phrase-42", "password2": "a-long-pass-phrase-42"},
     )
+    assert r.status_code == 200  # the consent level is a required choice on the form
+    assert not User.objects.filter(username="carol").exists()
+    page = client.get("/account/signup/")
+    assert b'value="own" required id="id_training_consent_1" checked' in page.content
+    r = client.post(
+        "/account/signup/",
+        {
+            "username": "carol",
+            "password1": "a-long-pass-phrase-42",
+            "password2": "a-long-pass-phrase-42",
+            "training_consent": "own",
+        },
+    )
     assert r.status_code == 302
     carol = User.objects.get(username="carol")
-    assert Profile.objects.get(user=carol).share_for_training is False
-    assert ConsentChange.objects.filter(user=carol, source="signup", share_for_training=False).exists()
+    assert Profile.objects.get(user=carol).training_consent == "own"
+    assert ConsentChange.objects.filter(
+        user=carol, source="signup", from_consent="", to_consent="own"
+    ).exists()
     assert client.get("/links/").status_code == 200
 
 
-def test_signup_with_consent(client):
+def test_signup_with_another_level_and_an_operator_default(client, settings, make_user):
     client.post(
         "/account/signup/",
         {
             "username": "dave",
             "password1": "a-long-pass-phrase-42",
             "password2": "a-long-pass-phrase-42",
-            "share_for_training": "on",
+            "training_consent": "shared",
         },
     )
-    assert Profile.objects.get(user__username="dave").share_for_training is True
+    assert Profile.objects.get(user__username="dave").training_consent == "shared"
+    settings.DEFAULT_TRAINING_CONSENT = "none"
+    erin = make_user("erin")
+    assert Profile.objects.get(user=erin).training_consent == "none"
 
 
 def test_signup_errors_are_shown(client, alice):
@@ -83,32 +102,41 @@ def test_password_change(client, alice):
     assert alice.check_password("another-pass-phrase-99")
 
 
-def test_consent_toggle_in_ui_is_audited(client, alice):
+def test_consent_levels_in_the_ui_are_audited_from_and_to(client, alice):
     client.force_login(alice)
-    client.post("/account/settings/consent/", {"share_for_training": "on"})
-    assert Profile.objects.get(user=alice).share_for_training is True
+    client.post("/account/settings/consent/", {"training_consent": "shared"})
+    assert Profile.objects.get(user=alice).training_consent == "shared"
     page = client.get("/account/settings/")
-    assert b"badge-on" in page.content
-    client.post("/account/settings/consent/", {})
-    assert Profile.objects.get(user=alice).share_for_training is False
+    assert b"badge-on" in page.content and b"the shared model" in page.content
+    client.post("/account/settings/consent/", {"training_consent": "none"})
+    assert Profile.objects.get(user=alice).training_consent == "none"
+    assert b"badge-off" in client.get("/account/settings/").content
+    client.post("/account/settings/consent/", {"training_consent": "everything"})  # refused
+    assert Profile.objects.get(user=alice).training_consent == "none"
     assert list(
-        ConsentChange.objects.filter(user=alice).order_by("id").values_list("share_for_training", "source")
+        ConsentChange.objects.filter(user=alice)
+        .order_by("id")
+        .values_list("from_consent", "to_consent", "source")
     ) == [
-        (False, "signup"),
-        (True, "ui"),
-        (False, "ui"),
+        ("", "own", "signup"),
+        ("own", "shared", "ui"),
+        ("shared", "none", "ui"),
     ]
 
 
-def test_consent_api(alice_api, alice):
-    assert alice_api.get("/api/account/consent/").json() == {"share_for_training": False}
-    r = alice_api.put("/api/account/consent/", {"share_for_training": True}, format="json")
-    assert r.json() == {"share_for_training": True}
-    assert ConsentChange.objects.filter(user=alice, source="api", share_for_training=True).exists()
-    assert (
-        alice_api.put("/api/account/consent/", {"share_for_training": "perhaps"}, format="json").status_code
-        == 400
-    )
+def test_consent_api(alice_api, alice, bob_api):
+    assert alice_api.get("/api/account/consent/").json() == {"training_consent": "own"}
+    r = alice_api.patch("/api/account/consent/", {"training_consent": "shared"}, format="json")
+    assert r.status_code == 200 and r.json() == {"training_consent": "shared"}
+    assert ConsentChange.objects.filter(
+        user=alice, source="api", from_consent="own", to_consent="shared"
+    ).exists()
+    # The same level again changes and records nothing.
+    alice_api.patch("/api/account/consent/", {"training_consent": "shared"}, format="json")
+    assert ConsentChange.objects.filter(user=alice).count() == 2
+    for body in ({"training_consent": "perhaps"}, {}, {"training_consent": True}):
+        assert alice_api.patch("/api/account/consent/", body, format="json").status_code == 400
+    assert bob_api.get("/api/account/consent/").json() == {"training_consent": "own"}  # each their own
 
 
 @pytest.mark.smoke

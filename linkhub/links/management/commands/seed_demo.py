@@ -25,15 +25,22 @@ class Command(BaseCommand):
         parser.add_argument("--user", default="demo")
         parser.add_argument("--password", default="", help="default: a random one, printed")
         parser.add_argument("--limit", type=int, default=0, help="at most this many links (0: all)")
-        parser.add_argument("--consent", action="store_true", help="the demo user consents to training")
+        parser.add_argument(
+            "--consent",
+            choices=["none", "own", "shared"],
+            default=None,
+            help="the demo user's training consent (default: DEFAULT_TRAINING_CONSENT)",
+        )
 
-    def handle(self, *args, dataset: Path, user: str, password: str, limit: int, consent: bool, **options):
+    def handle(
+        self, *args, dataset: Path, user: str, password: str, limit: int, consent: str | None, **options
+    ):
         if not dataset.exists():
             raise CommandError(f"No dataset at {dataset}; pass --dataset FILE.jsonl.")
         owner = User.objects.filter(username=user).first()
         if owner is None:
             password = password or secrets.token_urlsafe(9)
-            owner = user_signup(username=user, password=password, share_for_training=consent)
+            owner = user_signup(username=user, password=password, training_consent=consent)
             self.stdout.write(f"Created user {user} with password {password}")
         created = existing = skipped = 0
         with dataset.open(encoding="utf-8") as fh:
