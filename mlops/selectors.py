@@ -4,15 +4,18 @@ versions, training runs, and the facts of a model card. No writes."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Abs, Least
 from django.http import Http404
 from django.template.loader import render_to_string
 
+from linkhub.accounts.models import ConsentChange
 from linkhub.accounts.roles import is_model_owner, is_reviewer
+from linkhub.accounts.selectors import training_consent_get
 from linkhub.links.models import TaggedLink, TagOrigin
 
 from .models import ModelVersion, Policy, Stage, StageEvent, Suggestion, TrainingRun
@@ -303,4 +306,36 @@ def review_queue(
         qs.filter(visible=True, status__in=OPEN_STATUSES)
         .annotate(distance=suggestion_uncertainty(policy))
         .order_by("distance", "created_at", "pk")
+    )
+
+
+@dataclass
+class DataUsage:
+    """Which model versions were trained with one user's data (``manage.py data_usage``)."""
+
+    consent: str
+    history: list[ConsentChange]
+    with_data: list[ModelVersion]  # trained on the user's links and decisions
+    first_without: ModelVersion | None  # the first one after those trained without them
+    unknown: list[ModelVersion]  # trained on decisions before versions recorded whose
+
+
+def data_usage(*, user: User) -> DataUsage:
+    versions = [
+        v
+        for v in ModelVersion.objects.order_by("number").only("number", "stage", "created_at", "data_summary")
+        if (v.data_summary or {}).get("source") == "decisions"
+    ]
+    known = [v for v in versions if "user_ids" in v.data_summary]
+    with_data = [v for v in known if user.pk in v.data_summary["user_ids"]]
+    last = with_data[-1].number if with_data else 0
+    first_without = next(
+        (v for v in known if v.number > last and user.pk not in v.data_summary["user_ids"]), None
+    )
+    return DataUsage(
+        consent=training_consent_get(user=user),
+        history=list(ConsentChange.objects.filter(user=user).order_by("created_at", "id")),
+        with_data=with_data,
+        first_without=first_without if with_data else None,
+        unknown=[v for v in versions if "user_ids" not in v.data_summary],
     )

@@ -11,6 +11,7 @@ same for every candidate and for production.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import platform
 import time
@@ -71,6 +72,9 @@ def collect_examples() -> Dataset:
     tags: dict[int, set[str]] = {}
     for link_id, key in rows:
         tags.setdefault(link_id, set()).add(key)
+    contributors = sorted(
+        set(Link.objects.filter(pk__in=list(tags)).values_list("owner_id", flat=True).distinct())
+    )
     examples = []
     for link in (
         Link.objects.filter(pk__in=list(tags))
@@ -95,8 +99,21 @@ def collect_examples() -> Dataset:
             "users": len(users),
             "decisions_up_to_id": last_decision,
             "decisions": TagDecision.objects.filter(link_owner_id__in=users).count(),
+            **consent_lineage(contributors),
         },
     )
+
+
+def consent_lineage(user_ids: list[int]) -> dict:
+    """Whose data a version was trained on, and under which consent level: the count per level,
+    a fingerprint of the user set, and the ids (``manage.py data_usage`` reads them; pages show
+    names to staff only). Every contributor of the shared model is at level ``shared``."""
+    ids = sorted(set(user_ids))
+    return {
+        "consent": {TrainingConsent.SHARED.value: len(ids)},
+        "users_fingerprint": hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest(),
+        "user_ids": ids,
+    }
 
 
 def dataset_examples(path: str | Path) -> Dataset:

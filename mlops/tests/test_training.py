@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from linkhub.accounts.models import Profile
 from linkhub.links.models import TagDecision, TaggedLink
@@ -187,3 +187,39 @@ def test_a_run_where_no_tag_has_enough_examples_fails_saying_what_to_do(owner_of
     assert finished.status == TrainingRun.Status.FAILED
     assert finished.message.startswith("No tag has 5000 or more examples yet; lower the minimum")
     assert not ModelVersion.objects.exists()
+
+
+def test_going_down_from_shared_to_none_leaves_the_next_shared_version_and_data_usage_says_so(alice, bob):
+    """Lineage names whose data a version holds; data_usage answers for one user."""
+    from linkhub.accounts.services import training_consent_set
+
+    Policy.objects.update_or_create(pk=1, defaults={"min_examples": 2})
+    consent(alice)
+    consent(bob)
+    save_links(alice, rows(80))
+    save_links(bob, rows(60, start=500))
+    first = train("--design", "knn")
+    assert first["status"] == "succeeded"
+    v1 = ModelVersion.objects.get(number=first["version"])
+    assert v1.data_summary["user_ids"] == sorted([alice.pk, bob.pk])
+    assert v1.data_summary["consent"] == {"shared": 2} and len(v1.data_summary["users_fingerprint"]) == 64
+
+    training_consent_set(user=bob, actor=bob, consent="none", source="api")
+    assert collect_examples().summary["user_ids"] == [alice.pk]
+    second = train("--design", "knn")
+    assert second["status"] == "succeeded"
+    v2 = ModelVersion.objects.get(number=second["version"])
+    assert v2.data_summary["user_ids"] == [alice.pk] and v2.data_summary["consent"] == {"shared": 1}
+
+    out = StringIO()
+    call_command("data_usage", "--user", "bob", "--json", stdout=out)
+    usage = json.loads(out.getvalue())
+    assert usage["training_consent"] == "none"
+    assert usage["versions_with_data"] == [v1.number]
+    assert usage["first_version_without"] == v2.number
+    assert [(h["from"], h["to"]) for h in usage["history"]][-1] == ("shared", "none")
+    out = StringIO()
+    call_command("data_usage", "--user", "alice", stdout=out)
+    assert f"Trained with their data: v{v1.number}, v{v2.number}" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("data_usage", "--user", "nobody", stdout=StringIO())
