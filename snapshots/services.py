@@ -60,9 +60,10 @@ def snapshot_request(
     return snapshot
 
 
-def snapshots_request_for_new_links(*, link_ids: list[int]) -> None:
-    """Called when links are saved (one by one or by an import)."""
-    if not settings.SNAPSHOT_ON_SAVE:
+def snapshots_request_for_new_links(*, link_ids: list[int], capture: bool = True) -> None:
+    """Called when links are saved (one by one or by an import); ``capture`` off: the caller
+    takes the first snapshot itself."""
+    if not (capture and settings.SNAPSHOT_ON_SAVE):
         return
     for link in Link.objects.filter(pk__in=link_ids):
         snapshot_request(link=link, source=Snapshot.Source.SAVE)

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -81,6 +82,12 @@ def _ranked(model: Any, example, vocabulary: dict[str, str], blocked: set[str], 
         key=lambda item: -item[1],
     )
     return ranked[: policy.max_suggestions], scores
+
+
+def snapshot_wait() -> float | None:
+    """How long a new link waits for its first snapshot's text before it is scored without it:
+    no wait when links get no snapshot on save."""
+    return settings.SUGGEST_SNAPSHOT_WAIT_SECONDS if settings.SNAPSHOT_ON_SAVE else None
 
 
 def suggest_new_links(*, link_ids: Sequence[int]) -> int:
