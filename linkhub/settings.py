@@ -349,3 +349,6 @@ CELERY_TASK_ROUTES["mlops.tasks.record_data_quality"] = {"queue": "default"}
 CELERY_TASK_ROUTES["mlops.tasks.answer_suggestions"] = {"queue": "default"}
 # A new link is scored when its first snapshot ends, or after this many seconds if it has not.
 SUGGEST_SNAPSHOT_WAIT_SECONDS = env.int("SUGGEST_SNAPSHOT_WAIT_SECONDS", default=120)
+# Personal models an ml worker keeps loaded (least recently used ones are dropped); each is tens
+# of kilobytes (bench/personal.py measures the memory of 1,000).
+PERSONAL_MODEL_CACHE = env.int("PERSONAL_MODEL_CACHE", default=256)

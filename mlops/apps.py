@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 
+from linkhub.accounts.signals import consent_changed
 from linkhub.links.signals import links_created, tags_changed
 from snapshots.signals import snapshot_finished
 
@@ -19,3 +20,5 @@ class MlopsConfig(AppConfig):
             receivers.suggest_after_snapshot, dispatch_uid="mlops.suggest_after_snapshot"
         )
         tags_changed.connect(receivers.answer_suggestions, dispatch_uid="mlops.answer_suggestions")
+        tags_changed.connect(receivers.personal_update, dispatch_uid="mlops.personal_update")
+        consent_changed.connect(receivers.consent_changed, dispatch_uid="mlops.consent_changed")

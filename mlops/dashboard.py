@@ -186,7 +186,9 @@ def _drift(since: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _offline() -> dict[str, Any]:
     rows = list(
-        ModelVersion.objects.order_by("-number").values_list("number", "stage", "metrics")[:MAX_VERSIONS]
+        ModelVersion.objects.shared()
+        .order_by("-number")
+        .values_list("number", "stage", "metrics")[:MAX_VERSIONS]
     )
     rows.reverse()
     versions = []

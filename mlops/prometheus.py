@@ -21,7 +21,8 @@ def _production() -> list[Metric]:
         "linkhub_model_production_age_seconds", "Seconds since the production version entered production."
     )
     row = (
-        ModelVersion.objects.filter(stage=Stage.PRODUCTION)
+        ModelVersion.objects.shared()
+        .filter(stage=Stage.PRODUCTION)
         .order_by("-stage_changed_at")
         .values_list("number", "stage_changed_at")
         .first()

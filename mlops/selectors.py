@@ -128,11 +128,13 @@ def can_see_dashboard(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 
 def model_version_list() -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.select_related("parent").order_by("-number")
+    return ModelVersion.objects.shared().select_related("parent").order_by("-number")
 
 
 def model_version_get(*, number: int) -> ModelVersion:
-    version = ModelVersion.objects.select_related("parent", "created_by").filter(number=number).first()
+    version = (
+        ModelVersion.objects.shared().select_related("parent", "created_by").filter(number=number).first()
+    )
     if version is None:
         raise Http404
     return version
@@ -141,11 +143,11 @@ def model_version_get(*, number: int) -> ModelVersion:
 def model_version_for_export(spec: str | None) -> ModelVersion | None:
     """``N``, ``vN`` or ``production``; without one, production, else the newest version."""
     if spec in (None, "", "production"):
-        version = ModelVersion.objects.filter(stage=Stage.PRODUCTION).first()
+        version = ModelVersion.objects.shared().filter(stage=Stage.PRODUCTION).first()
         if version is None and not spec:
-            version = ModelVersion.objects.order_by("-number").first()
+            version = ModelVersion.objects.shared().order_by("-number").first()
         return version
-    return ModelVersion.objects.filter(number=int(spec.lstrip("vV"))).first()
+    return ModelVersion.objects.shared().filter(number=int(spec.lstrip("vV"))).first()
 
 
 def training_run_list(*, limit: int = 10) -> QuerySet[TrainingRun]:

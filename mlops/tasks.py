@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from .models import DriftRun, TrainingRun
-from .services import alerts, decisions, drift, metrics, rollout, suggest, training
+from .services import alerts, decisions, drift, embeddings, metrics, personal, rollout, suggest, training
 
 
 @shared_task(soft_time_limit=60, time_limit=90)
@@ -65,3 +65,30 @@ def evaluate_alerts() -> dict[str, int]:
 @shared_task(soft_time_limit=60, time_limit=90)
 def record_data_quality() -> int:
     return drift.quality_metrics_record()
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def update_personal_models(changes: list[list]) -> int:
+    """Decisions, applied to their users' personal models (incremental updates)."""
+    return personal.personal_update(changes=[(int(d), str(o)) for d, o in changes])
+
+
+@shared_task(soft_time_limit=600, time_limit=660)
+def train_personal_model(user_id: int, trigger: str, reason: str) -> str:
+    return personal.personal_train(user_id=user_id, trigger=trigger, reason=reason).status
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def retire_personal_model(user_id: int, reason: str) -> int:
+    return personal.personal_retire(user_id=user_id, reason=reason)
+
+
+@shared_task(soft_time_limit=600, time_limit=660)
+def check_personal_models() -> dict[str, int]:
+    """The policy's rule for personal models: rollbacks and full retrains that are due."""
+    return personal.personal_check()
+
+
+@shared_task(soft_time_limit=600, time_limit=660)
+def embed_links(link_ids: list[int]) -> int:
+    return embeddings.links_embed([int(i) for i in link_ids])

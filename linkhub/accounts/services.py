@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .models import ApiToken, ConsentChange, Profile, TrainingConsent
+from .signals import consent_changed
 
 
 def hash_key(key: str) -> str:
@@ -55,6 +56,7 @@ def training_consent_set(
         ConsentChange.objects.create(
             user=user, actor=actor, from_consent=before, to_consent=consent, source=source
         )
+        consent_changed.send(sender=Profile, user_id=user.pk, from_consent=before, to_consent=consent)
     return profile
 
 

@@ -69,7 +69,7 @@ def _can_read_models(user) -> bool:
 
 
 def _version(number: int) -> ModelVersion:
-    version = ModelVersion.objects.filter(number=number).first()
+    version = ModelVersion.objects.shared().filter(number=number).first()
     if version is None:
         raise Http404("No such model version.")
     return version
@@ -131,7 +131,10 @@ class ModelListView(APIView):
         if not _can_read_models(request.user):
             raise PermissionDenied("Only model owners, reviewers and staff see the model registry.")
         rows = (
-            ModelVersion.objects.select_related("parent").prefetch_related("stage_events").order_by("-number")
+            ModelVersion.objects.shared()
+            .select_related("parent")
+            .prefetch_related("stage_events")
+            .order_by("-number")
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)

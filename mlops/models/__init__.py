@@ -9,10 +9,11 @@ where every tag change is written; this app refers to them and answers its sugge
 from .alerts import AlertEvent, AlertRule, AlertRuleChange
 from .drift import DriftResult, DriftRun
 from .history import MetricPoint
+from .personal import LinkEmbedding, PersonalModelState
 from .policy import Policy, PolicyChange
 from .suggestions import ReviewQueueItem, Suggestion
 from .training import TrainingRun
-from .versions import ModelVersion, Stage, StageEvent
+from .versions import Kind, ModelVersion, Stage, StageEvent
 
 __all__ = [
     "AlertEvent",
@@ -20,8 +21,11 @@ __all__ = [
     "AlertRuleChange",
     "DriftResult",
     "DriftRun",
+    "Kind",
+    "LinkEmbedding",
     "MetricPoint",
     "ModelVersion",
+    "PersonalModelState",
     "Policy",
     "PolicyChange",
     "ReviewQueueItem",

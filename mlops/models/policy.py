@@ -17,6 +17,39 @@ class Policy(models.Model):
     max_suggestions = models.PositiveSmallIntegerField(default=5)
     min_examples = models.PositiveIntegerField(default=3)
     global_tags = models.JSONField(default=list, blank=True)  # suggested to everyone
+    # Every user: zero-shot, new tags from the shared model, personal models (docs/tag-model.md).
+    zero_shot_threshold = models.FloatField(
+        default=0.5, help_text="zero-shot suggestions (tag names against the link) at or above this"
+    )
+    new_tags_below = models.PositiveIntegerField(
+        default=20, help_text="users with fewer tags than this are offered new tags from the shared model"
+    )
+    new_tags_max = models.PositiveSmallIntegerField(
+        default=2, help_text="at most this many new tags per link (0: none)"
+    )
+    new_tag_threshold = models.FloatField(default=0.4, help_text="shared-model score a new tag needs")
+    personal_min_links = models.PositiveIntegerField(
+        default=10, help_text="tagged links a user needs before their personal model is trained"
+    )
+    personal_retrain_after_updates = models.PositiveIntegerField(
+        default=50, help_text="full retrain of a personal model after this many incremental updates"
+    )
+    personal_retrain_days = models.PositiveIntegerField(
+        default=7, help_text="full retrain of a personal model older than this (days), if it has new data"
+    )
+    personal_acceptance_window = models.PositiveIntegerField(
+        default=20, help_text="decisions a personal version needs before its acceptance rate is judged"
+    )
+    personal_acceptance_drop = models.FloatField(
+        default=0.15,
+        help_text="acceptance below the previous version's by more: roll back (no previous: retrain)",
+    )
+    personal_retrain_on_drift = models.BooleanField(
+        default=True, help_text="a drift alarm on the shared data retrains every personal model"
+    )
+    personal_gate_links = models.PositiveIntegerField(
+        default=20, help_text="a user's most recent tagged links, held out to gate a new personal version"
+    )
     # Training.
     retrain_after_decisions = models.PositiveIntegerField(default=200)
     # Promotion gate: better on the primary metric by the margin, no worse than the tolerance elsewhere.

@@ -11,6 +11,11 @@ from .versions import ModelVersion
 
 
 class Suggestion(models.Model):
+    class Source(models.TextChoices):
+        SHARED = "shared", "shared model"
+        PERSONAL = "personal", "personal model"
+        ZERO_SHOT = "zero-shot", "zero-shot"
+
     class Status(models.TextChoices):
         PROPOSED = "proposed", "proposed"
         ACCEPTED = "accepted", "accepted"
@@ -25,6 +30,10 @@ class Suggestion(models.Model):
     score = models.FloatField()
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="suggestions")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED, db_index=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.SHARED, db_index=True)
+    # A tag from the shared model's vocabulary that the user does not have yet: shown as new,
+    # never auto-applied.
+    new_tag = models.BooleanField(default=False)
     # Shadow output is stored and measured, never shown or applied.
     visible = models.BooleanField(default=True)
     explanation = models.JSONField(default=list, blank=True)  # [[term, weight], ...]

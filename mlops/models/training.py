@@ -24,9 +24,24 @@ class TrainingRun(models.Model):
         API = "api", "API"
         DATASET = "dataset", "dataset file"
         ALERT = "alert", "alert"
+        DECISION = "decision", "a person's decision"
+        UPDATES = "updates", "incremental updates"
+        ACCEPTANCE = "acceptance", "acceptance fell"
+        DRIFT = "drift", "drift"
+        THRESHOLD = "threshold", "enough tagged links"
+
+    class Kind(models.TextChoices):
+        FULL = "full", "full retrain"
+        INCREMENTAL = "incremental", "incremental update"
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    # The shared model's runs have no owner; a personal model's runs name their user.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FULL)
+    reason = models.TextField(blank=True, help_text="why it ran: the rule of the policy that called it")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -45,6 +60,7 @@ class TrainingRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "kind", "created_at"])]
 
     def __str__(self) -> str:
         return f"training run {self.pk} ({self.trigger}, {self.status})"

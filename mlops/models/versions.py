@@ -17,10 +17,39 @@ class Stage(models.TextChoices):
     RETIRED = "retired", "retired"
 
 
-class ModelVersion(models.Model):
-    """One trained tag model, with everything needed to trust, reproduce and compare it."""
+class Kind(models.TextChoices):
+    SHARED = "shared", "shared"
+    PERSONAL = "personal", "personal"
+    ZERO_SHOT = "zero_shot", "zero-shot"
 
-    number = models.PositiveIntegerField(unique=True)
+
+class ModelVersionQuerySet(models.QuerySet):
+    def shared(self) -> ModelVersionQuerySet:
+        """The shared model's versions (the ones that go through shadow and canary)."""
+        return self.filter(kind=Kind.SHARED)
+
+    def personal(self, owner_id: int | None = None) -> ModelVersionQuerySet:
+        qs = self.filter(kind=Kind.PERSONAL)
+        return qs if owner_id is None else qs.filter(owner_id=owner_id)
+
+
+class ModelVersion(models.Model):
+    """One trained tag model, with everything needed to trust, reproduce and compare it.
+
+    ``kind``: the shared model (one per deployment, rolled out through shadow and canary), a
+    user's personal model (``owner`` set, numbered per owner, rolled out by a per-user gate), or
+    the zero-shot ranking of a user's tag names (one row per encoder, nothing trained)."""
+
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SHARED, db_index=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="personal_model_versions",
+        help_text="whose personal model this is (empty for the shared and zero-shot models)",
+    )
     design = models.CharField(max_length=40)
     stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.CANDIDATE, db_index=True)
     parent = models.ForeignKey(
@@ -53,11 +82,36 @@ class ModelVersion(models.Model):
     )
     stage_changed_at = models.DateTimeField(default=timezone.now)
 
+    objects = ModelVersionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "number"],
+                condition=models.Q(owner__isnull=True),
+                name="version_number_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "number"],
+                condition=models.Q(owner__isnull=False),
+                name="personal_version_number_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
+        if self.kind == Kind.PERSONAL:
+            return f"personal v{self.number} of user {self.owner_id} ({self.stage})"
+        if self.kind == Kind.ZERO_SHOT:
+            return f"zero-shot v{self.number} ({self.design})"
         return f"v{self.number} ({self.design}, {self.stage})"
+
+    @property
+    def label(self) -> str:
+        """How a suggestion names the model it came from."""
+        return {Kind.PERSONAL: "personal", Kind.ZERO_SHOT: "zero-shot"}.get(
+            self.kind, "shared"
+        ) + f" v{self.number}"
 
 
 class StageEvent(AppendOnly):

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from linkhub.links.models import TagDecision, TaggedLink, TagOrigin
 
-from ..models import MetricPoint, ModelVersion, Stage, Suggestion
+from ..models import Kind, MetricPoint, ModelVersion, Stage, Suggestion
 from ..training.metric_names import OFFLINE_NAMES
 
 KEPT = (Suggestion.Status.ACCEPTED,)
@@ -148,9 +148,15 @@ def online_metrics_record(*, window: timedelta = timedelta(hours=24), until=None
     """Measure every version in use (or answered recently) over the window; store the points."""
     until = until or timezone.now()
     since = until - window
-    versions = ModelVersion.objects.filter(
-        Q(stage__in=[Stage.SHADOW, Stage.CANARY, Stage.PRODUCTION]) | Q(suggestions__decided_at__gte=since)
-    ).distinct()
+    # Personal versions are measured per user by the per-user gate (services/personal.py), not here.
+    versions = (
+        ModelVersion.objects.exclude(kind=Kind.PERSONAL)
+        .filter(
+            Q(stage__in=[Stage.SHADOW, Stage.CANARY, Stage.PRODUCTION])
+            | Q(suggestions__decided_at__gte=since)
+        )
+        .distinct()
+    )
     points = []
     for version in versions:
         values = {

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import platform
 import subprocess
 import threading
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from django.utils import timezone
 
 from linkhub.accounts.roles import is_model_owner
 
-from ..models import ModelVersion, Policy, Stage, StageEvent
+from ..models import Kind, ModelVersion, Policy, Stage, StageEvent
 from ..training import artifact
 from ..training.metric_names import GATE_METRICS
 
@@ -77,6 +79,26 @@ def artifact_path(sha256: str) -> str:
 
 
 @transaction.atomic
+def artifact_store(data: bytes) -> tuple[str, str]:
+    """Store an artifact under its SHA-256 (once); returns (sha256, storage path)."""
+    sha = hashlib.sha256(data).hexdigest()
+    path = artifact_path(sha)
+    if not default_storage.exists(path):
+        saved = default_storage.save(path, ContentFile(data))
+        if saved != path:
+            default_storage.delete(saved)
+    return sha, path
+
+
+def versions() -> dict[str, str]:
+    """The versions a personal or zero-shot version records in its lineage."""
+    try:
+        sklearn = metadata.version("scikit-learn")
+    except metadata.PackageNotFoundError:
+        sklearn = ""
+    return {"sklearn": sklearn, "python": platform.python_version()}
+
+
 def version_register(
     *,
     data: bytes,
@@ -97,15 +119,10 @@ def version_register(
     actor: User | None,
 ) -> ModelVersion:
     """Store the artifact (content-addressed) and register a new candidate version."""
-    sha = hashlib.sha256(data).hexdigest()
-    path = artifact_path(sha)
-    if not default_storage.exists(path):
-        saved = default_storage.save(path, ContentFile(data))
-        if saved != path:
-            default_storage.delete(saved)
+    sha, path = artifact_store(data)
     policy_row = Policy.objects.select_for_update().filter(pk=policy_get().pk)  # serialise numbers
     policy_row.first()
-    number = (ModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+    number = (ModelVersion.objects.shared().aggregate(n=Max("number"))["n"] or 0) + 1
     version = ModelVersion.objects.create(
         number=number,
         design=design,
@@ -163,7 +180,11 @@ def stage_change(
         raise ValidationError({"stage": f"v{version.number} cannot go from {version.stage} to {to_stage}."})
     now = timezone.now()
     if to_stage in SINGLE:
-        for other in ModelVersion.objects.select_for_update().filter(stage=to_stage).exclude(pk=version.pk):
+        for other in (
+            ModelVersion.objects.select_for_update()
+            .filter(stage=to_stage, kind=version.kind, owner=version.owner_id)
+            .exclude(pk=version.pk)
+        ):
             # The one it replaces: an old production version retires, a displaced shadow or
             # canary goes back to being a candidate.
             back = Stage.RETIRED if to_stage == Stage.PRODUCTION else Stage.CANDIDATE
@@ -217,7 +238,10 @@ def rollback(
         )
     previous = (
         StageEvent.objects.filter(
-            Q(to_stage=Stage.PRODUCTION) | Q(from_stage=Stage.PRODUCTION), at__lte=version.stage_changed_at
+            Q(to_stage=Stage.PRODUCTION) | Q(from_stage=Stage.PRODUCTION),
+            at__lte=version.stage_changed_at,
+            version__kind=version.kind,
+            version__owner_id=version.owner_id,
         )
         .exclude(version=version)
         .select_related("version")
@@ -238,7 +262,7 @@ def rollback(
 def production_at(moment: datetime) -> ModelVersion | None:
     """The version that was in production at ``moment``, from the stage events."""
     last = (
-        StageEvent.objects.filter(at__lte=moment, to_stage=Stage.PRODUCTION)
+        StageEvent.objects.filter(at__lte=moment, to_stage=Stage.PRODUCTION, version__kind=Kind.SHARED)
         .order_by("-at", "-id")
         .select_related("version")
         .first()
@@ -252,7 +276,7 @@ def production_at(moment: datetime) -> ModelVersion | None:
 
 
 def in_stage(stage: str) -> ModelVersion | None:
-    return ModelVersion.objects.filter(stage=stage).first()
+    return ModelVersion.objects.shared().filter(stage=stage).first()
 
 
 # --- loading --------------------------------------------------------------------------------

@@ -1,13 +1,25 @@
-"""Suggestions: score a link with the serving model and store what it says, under the policy.
+"""Suggestions: score a link with every model that serves its owner, blend, and store what the
+policy lets through.
 
-- The serving version is production, or the canary for the stable share of users (by a hash of
-  the user id and the canary's number) while there is a canary.
-- A user is only suggested tags from their own vocabulary, plus the policy's global tags.
-- A tag already on the link, or one a person rejected or removed on it, is never suggested.
-- Score >= auto-apply threshold: the tag is applied, marked as the model's, until a person
-  confirms it. Score >= suggest threshold: a proposed suggestion. Below: hidden (not stored).
-- A shadow version (and, during a canary, the version not serving this user) scores the link
-  too; its output is stored with ``visible=False`` and never shown or applied.
+Three sources, blended per tag (the highest score wins and names its model and version; the
+explanation says what the others scored):
+
+- **shared**: the shared model's serving version, production, or the canary for the stable share
+  of users (by a hash of the user id and the canary's number) while there is a canary. Its tags
+  are those of the user's vocabulary (plus the policy's global tags); a user with fewer than
+  ``policy.new_tags_below`` tags is also offered up to ``policy.new_tags_max`` tags from the
+  shared model's vocabulary, marked as new (``new_tag``) and never auto-applied.
+- **personal**: the user's personal model (consent own or shared, enough tagged links;
+  ``personal.py``), over the user's own vocabulary.
+- **zero-shot**: before the personal model exists (or for consent none, whose data trains
+  nothing), the user's tag names ranked against the link by sentence embeddings, at or above
+  ``policy.zero_shot_threshold``. Never auto-applied.
+
+Rules for all: a tag already on the link, or one a person rejected or removed on it, is never
+suggested. Score >= auto-apply threshold (shared or personal, not new): the tag is applied,
+marked as the model's until a person confirms it. Score >= the source's threshold: a proposed
+suggestion. A shadow version (and, during a canary, the shared version not serving this user)
+scores the link too; its output is stored with ``visible=False``, never shown or applied.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -27,8 +40,9 @@ from linkhub.metrics import PREDICTION_SECONDS, suggestion_made
 from snapshots.models import Snapshot
 
 from ..models import ModelVersion, Policy, Stage, Suggestion
+from ..training import personal as pm
 from ..training.data import TEXT_CHARS, Example
-from . import registry
+from . import embeddings, personal, registry
 from .decisions import rejected_keys
 
 logger = logging.getLogger(__name__)
@@ -94,8 +108,6 @@ def suggest_new_links(*, link_ids: Sequence[int]) -> int:
     """Score new links once: those whose first snapshot has not ended by now (the wait for its
     text is over) or that have none. A link whose first snapshot ended was scored then
     (``suggest_after_snapshot``). Returns how many links were scored."""
-    if not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists():
-        return 0
     ended = set(
         Snapshot.objects.filter(
             link_id__in=link_ids, version=1, status__in=[Snapshot.Status.SUCCEEDED, Snapshot.Status.FAILED]
@@ -116,10 +128,20 @@ def suggest_after_snapshot(*, snapshot_id: int) -> bool:
     first_failed = row["status"] == Snapshot.Status.FAILED and row["version"] == 1
     if row["status"] != Snapshot.Status.SUCCEEDED and not first_failed:
         return False
-    if not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists():
-        return False
     suggest_for_link(link_id=row["link_id"])
     return True
+
+
+@dataclass
+class Candidate:
+    key: str
+    name: str
+    score: float
+    source: str
+    version: ModelVersion
+    explanation: list = field(default_factory=list)
+    new_tag: bool = False
+    others: list = field(default_factory=list)  # [[label, score]] of the sources it beat
 
 
 def suggest_for_link(*, link_id: int) -> list[Suggestion]:
@@ -127,30 +149,160 @@ def suggest_for_link(*, link_id: int) -> list[Suggestion]:
     link = Link.objects.filter(pk=link_id).first()
     if link is None:
         return []
+    try:  # the link's text is final (or the wait for it is over): its embedding is cached now
+        embeddings.links_embed([link.pk])
+    except embeddings.EmbeddingUnavailable:
+        logger.warning("no sentence encoder: personal and zero-shot suggestions are off")
     policy = registry.policy_get()
     serving = serving_version(link.owner_id, policy)
-    if serving is None:
-        return []
     vocabulary, blocked = _allowed(link, policy)
     example = link_example(link)
+    candidates: dict[str, Candidate] = {}
+    model = None
+    if serving is not None:
+        model = registry.model_load(serving)
+        with PREDICTION_SECONDS.labels(role="serving").time():
+            ranked, scores = _ranked(model, example, vocabulary, blocked, policy)
+        for key, score in ranked:
+            _offer(candidates, Candidate(key, vocabulary[key], score, Suggestion.Source.SHARED, serving))
+        for key, name, score in _new_tags(scores, vocabulary, blocked, policy):
+            _offer(candidates, Candidate(key, name, score, Suggestion.Source.SHARED, serving, new_tag=True))
+    for candidate in _own_vocabulary(link, vocabulary, blocked, policy):
+        _offer(candidates, candidate)
+    chosen = sorted(candidates.values(), key=lambda c: -c.score)[: policy.max_suggestions]
     made: list[Suggestion] = []
-    model = registry.model_load(serving)
-    with PREDICTION_SECONDS.labels(role="serving").time():
-        ranked, _ = _ranked(model, example, vocabulary, blocked, policy)
     with transaction.atomic():
         # Open suggestions of earlier scorings that this one no longer makes are expired.
         Suggestion.objects.filter(link=link, visible=True, status=Suggestion.Status.PROPOSED).exclude(
-            tag_key__in=[key for key, _ in ranked]
+            tag_key__in=[c.key for c in chosen]
         ).update(status=Suggestion.Status.EXPIRED, decided_at=timezone.now())
-        for key, score in ranked:
-            suggestion = _store(link, serving, key, vocabulary[key], score, model, example, visible=True)
+        for c in chosen:
+            if c.source == Suggestion.Source.SHARED and not c.explanation and model is not None:
+                c.explanation = _explain(model, example, c.name)
+            explanation = c.explanation + [
+                [f"also: {label}", round(float(score), 4)] for label, score in c.others
+            ]
+            suggestion = _store(link, c, explanation, visible=True)
             if suggestion is None:
                 continue
-            if score >= policy.auto_apply_threshold and suggestion.status == Suggestion.Status.PROPOSED:
+            auto = c.source != Suggestion.Source.ZERO_SHOT and not c.new_tag
+            if (
+                auto
+                and c.score >= policy.auto_apply_threshold
+                and suggestion.status == Suggestion.Status.PROPOSED
+            ):
                 _auto_apply(link, suggestion)
             made.append(suggestion)
-    _shadow_scores(link, serving, vocabulary, blocked, example, policy)
+    if serving is not None:
+        _shadow_scores(link, serving, vocabulary, blocked, example, policy)
     return made
+
+
+def _offer(candidates: dict[str, Candidate], candidate: Candidate) -> None:
+    """Blend: per tag, the highest score wins; the others are kept for the explanation."""
+    held = candidates.get(candidate.key)
+    if held is None:
+        candidates[candidate.key] = candidate
+    elif candidate.score > held.score:
+        candidate.others = [*held.others, [held.version.label, held.score]]
+        candidates[candidate.key] = candidate
+    else:
+        held.others.append([candidate.version.label, candidate.score])
+
+
+def _new_tags(scores: dict[str, float], vocabulary: dict[str, str], blocked: set[str], policy: Policy):
+    """Tags of the shared model's vocabulary for a user whose own is still small."""
+    own = len(vocabulary) - len(policy.global_tags or [])
+    if policy.new_tags_max <= 0 or own >= policy.new_tags_below:
+        return []
+    fresh = sorted(
+        (
+            (key, label, score)
+            for label, score in scores.items()
+            if (key := tag_key(label)) not in vocabulary
+            and key not in blocked
+            and score >= policy.new_tag_threshold
+        ),
+        key=lambda item: -item[2],
+    )
+    return fresh[: policy.new_tags_max]
+
+
+def _own_vocabulary(
+    link: Link, vocabulary: dict[str, str], blocked: set[str], policy: Policy
+) -> list[Candidate]:
+    """The personal model's suggestions, or zero-shot ones before it exists (or for consent none)."""
+    own_keys = set(Tag.objects.filter(owner_id=link.owner_id).values_list("key", flat=True))
+    own = {k: v for k, v in vocabulary.items() if k in own_keys and k not in blocked}
+    if not own:
+        return []
+    try:
+        vector = embeddings.link_vectors([link.pk], compute=False).get(link.pk)
+    except embeddings.EmbeddingUnavailable:
+        return []
+    if vector is None:
+        return []
+    served = personal.personal_model(link.owner_id) if personal.may_train(link.owner_id) else None
+    out: list[Candidate] = []
+    if served is not None:
+        model, version, updates = served
+        with PREDICTION_SECONDS.labels(role="personal").time():
+            scores = model.predict(vector)
+        for key, score in scores.items():
+            if key in own and score >= policy.suggest_threshold:
+                out.append(
+                    Candidate(
+                        key,
+                        own[key],
+                        score,
+                        Suggestion.Source.PERSONAL,
+                        version,
+                        explanation=_explain_personal(model, vector, key, own[key], updates),
+                    )
+                )
+        return out
+    names = embeddings.tag_name_vectors(own.values())
+    model = pm.zero_shot(
+        own, {k: names[n] for k, n in own.items()}, encoder=embeddings.ENCODER, dim=len(vector)
+    )
+    version = personal.zero_shot_version()
+    with PREDICTION_SECONDS.labels(role="zero-shot").time():
+        scores = model.predict(vector)
+    for key, score in scores.items():
+        if score >= policy.zero_shot_threshold:
+            cosine = float(vector @ model.name_vectors[model._index[key]])
+            out.append(
+                Candidate(
+                    key,
+                    own[key],
+                    score,
+                    Suggestion.Source.ZERO_SHOT,
+                    version,
+                    explanation=[[f"the tag name “{own[key]}” matches the page", round(cosine, 4)]],
+                )
+            )
+    return out
+
+
+def _explain_personal(model: pm.PersonalModel, vector, key: str, name: str, updates: int) -> list:
+    words = {
+        "cos_positive": f"like your {model.tag_links(key)} links tagged “{name}”",
+        "cos_negative": f"like links where you turned “{name}” down",
+        "cos_name": f"the tag name “{name}” matches the page",
+    }
+    return [
+        [words[e.feature], round(e.weight, 4)]
+        for e in sorted(model.explain(vector, key), key=lambda e: -abs(e.weight))
+        if e.feature in words
+    ]
+
+
+def _explain(model: Any, example, name: str) -> list:
+    try:
+        return [[term, round(float(w), 4)] for term, w in model.explain(example, name, k=EXPLAIN_TERMS)]
+    except Exception:
+        logger.exception("explain failed for %s", name)
+        return []
 
 
 def _auto_apply(link: Link, suggestion: Suggestion) -> None:
@@ -169,31 +321,25 @@ def _auto_apply(link: Link, suggestion: Suggestion) -> None:
     suggestion.save(update_fields=["status", "decision"])
 
 
-def _store(link, version, key, name, score, model, example, *, visible: bool) -> Suggestion | None:
-    existing = Suggestion.objects.filter(link=link, tag_key=key, model_version=version).first()
+def _store(link, c: Candidate, explanation: list, *, visible: bool) -> Suggestion | None:
+    existing = Suggestion.objects.filter(link=link, tag_key=c.key, model_version=c.version).first()
     if existing is not None:
         if existing.status == Suggestion.Status.EXPIRED:
-            existing.status, existing.score = Suggestion.Status.PROPOSED, score
+            existing.status, existing.score = Suggestion.Status.PROPOSED, c.score
             existing.save(update_fields=["status", "score"])
             suggestion_made(existing)
             return existing
         return existing if existing.status in (Suggestion.Status.PROPOSED,) else None
-    explanation = []
-    if visible:
-        try:
-            explanation = [
-                [term, round(float(w), 4)] for term, w in model.explain(example, name, k=EXPLAIN_TERMS)
-            ]
-        except Exception:
-            logger.exception("explain failed for %s", name)
     try:
         with transaction.atomic():
             suggestion = Suggestion.objects.create(
                 link=link,
-                tag_name=name[:100],
-                tag_key=key[:200],
-                score=float(score),
-                model_version=version,
+                tag_name=c.name[:100],
+                tag_key=c.key[:200],
+                score=float(c.score),
+                model_version=c.version,
+                source=c.source,
+                new_tag=c.new_tag,
                 visible=visible,
                 explanation=explanation,
             )
@@ -207,7 +353,9 @@ def _shadow_scores(link, serving, vocabulary, blocked, example, policy) -> None:
     """Versions under evaluation score the link too, out of sight."""
     others = [
         v
-        for v in ModelVersion.objects.filter(stage__in=[Stage.SHADOW, Stage.CANARY, Stage.PRODUCTION])
+        for v in ModelVersion.objects.shared().filter(
+            stage__in=[Stage.SHADOW, Stage.CANARY, Stage.PRODUCTION]
+        )
         if v.pk != serving.pk
     ]
     for version in others:
@@ -221,4 +369,9 @@ def _shadow_scores(link, serving, vocabulary, blocked, example, policy) -> None:
             logger.exception("shadow scoring with v%s failed", version.number)
             continue
         for key, score in ranked:
-            _store(link, version, key, vocabulary[key], score, model, example, visible=False)
+            _store(
+                link,
+                Candidate(key, vocabulary[key], score, Suggestion.Source.SHARED, version),
+                [],
+                visible=False,
+            )

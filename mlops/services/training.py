@@ -228,7 +228,8 @@ def _unchanged_since(data_fingerprint: str) -> ModelVersion | None:
     return next(
         (
             v
-            for v in ModelVersion.objects.filter(data_fingerprint=data_fingerprint)
+            for v in ModelVersion.objects.shared()
+            .filter(data_fingerprint=data_fingerprint)
             .exclude(stage=Stage.RETIRED)
             .order_by("-number")
             if default_storage.exists(v.artifact_path)

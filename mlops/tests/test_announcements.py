@@ -50,7 +50,7 @@ def test_every_receiver_is_connected_by_the_listening_apps():
         "snapshots.first_snapshots",
         "mlops.suggest_new_links",
     }
-    assert {r[0][0] for r in tags_changed.receivers} == {"mlops.answer_suggestions"}
+    assert {r[0][0] for r in tags_changed.receivers} == {"mlops.answer_suggestions", "mlops.personal_update"}
     assert {r[0][0] for r in snapshot_finished.receivers} == {"mlops.suggest_after_snapshot"}
 
 
@@ -116,10 +116,11 @@ def test_a_first_snapshot_that_fails_for_good_still_gets_the_link_scored(
     assert scored == [link.pk]
 
 
-def test_without_a_model_in_production_nothing_is_scored(alice, scored):
+def test_without_a_shared_model_a_new_link_is_still_scored(alice, scored):
+    """Personal and zero-shot suggestions need no shared model: every new link is scored."""
     link, _ = link_services.link_create(owner=alice, url="https://example.com/owls")
-    assert suggest.suggest_new_links(link_ids=[link.pk]) == 0
-    assert scored == []
+    assert suggest.suggest_new_links(link_ids=[link.pk]) == 1
+    assert scored == [link.pk]
 
 
 def test_a_tag_typed_in_an_edit_answers_the_open_suggestion(

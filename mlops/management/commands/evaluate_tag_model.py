@@ -34,11 +34,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, dataset: str, version: str, all: bool, json: bool, **options):
         if version == "production":
-            chosen = ModelVersion.objects.filter(stage=Stage.PRODUCTION).first()
+            chosen = ModelVersion.objects.shared().filter(stage=Stage.PRODUCTION).first()
             if chosen is None:
                 raise CommandError("No version is in production; name one with --version N.")
         elif version.isdigit():
-            chosen = ModelVersion.objects.filter(number=int(version)).first()
+            chosen = ModelVersion.objects.shared().filter(number=int(version)).first()
             if chosen is None:
                 raise CommandError(f"There is no version {version}.")
         else:
