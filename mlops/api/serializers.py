@@ -22,11 +22,35 @@ from ..models import (
 
 class SuggestionSerializer(serializers.ModelSerializer):
     tag = serializers.CharField(source="tag_name")
-    model_version = serializers.IntegerField(source="model_version.number")
+    model_version = serializers.IntegerField(
+        source="model_version.number", help_text="the version's number within its model (see ``model``)"
+    )
+    model = serializers.CharField(
+        source="model_version.label",
+        help_text='which model and version: "shared v3", "personal v2", "zero-shot v1"',
+    )
+    source = serializers.ChoiceField(
+        choices=Suggestion.Source.choices, help_text="shared, personal or zero-shot"
+    )
+    new_tag = serializers.BooleanField(
+        help_text="a tag from the shared vocabulary the user does not have yet"
+    )
 
     class Meta:
         model = Suggestion
-        fields = ["id", "tag", "score", "status", "model_version", "explanation", "created_at", "decided_at"]
+        fields = [
+            "id",
+            "tag",
+            "score",
+            "status",
+            "source",
+            "model",
+            "model_version",
+            "new_tag",
+            "explanation",
+            "created_at",
+            "decided_at",
+        ]
 
 
 class DecisionInSerializer(serializers.Serializer):
