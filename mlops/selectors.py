@@ -4,7 +4,7 @@ versions, training runs, and the facts of a model card. No writes."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
@@ -320,12 +320,15 @@ class DataUsage:
     with_data: list[ModelVersion]  # trained on the user's links and decisions
     first_without: ModelVersion | None  # the first one after those trained without them
     unknown: list[ModelVersion]  # trained on decisions before versions recorded whose
+    personal: list[ModelVersion] = field(default_factory=list)  # the user's own personal versions
 
 
 def data_usage(*, user: User) -> DataUsage:
     versions = [
         v
-        for v in ModelVersion.objects.order_by("number").only("number", "stage", "created_at", "data_summary")
+        for v in ModelVersion.objects.shared()
+        .order_by("number")
+        .only("number", "stage", "created_at", "data_summary")
         if (v.data_summary or {}).get("source") == "decisions"
     ]
     known = [v for v in versions if "user_ids" in v.data_summary]
@@ -340,4 +343,5 @@ def data_usage(*, user: User) -> DataUsage:
         with_data=with_data,
         first_without=first_without if with_data else None,
         unknown=[v for v in versions if "user_ids" not in v.data_summary],
+        personal=list(ModelVersion.objects.personal(user.pk).order_by("number")),
     )

@@ -47,7 +47,7 @@ def test_accept_and_reject_chips_then_see_the_decisions_in_the_admin(
     expect(chips).to_have_count(2)
     expect(row.locator('[data-tag="owls"] .chip-score')).to_have_text("0.82")
     expect(row.locator('[data-tag="owls"]')).to_have_attribute(
-        "title", "Suggested by model v1, score 0.82; why: owl (0.41), night (0.20)"
+        "title", "Suggested by the shared v1 model, score 0.82; why: owl (0.41), night (0.20)"
     )
     page.evaluate("window.__sameDocument = true")
 

@@ -61,11 +61,32 @@ DEFAULT_WEIGHTS = (13.8, -6.0, 4.45, 0.58, -6.0, -7.36)
 ZERO_SHOT_WEIGHTS = (0.0, 0.0, 13.1, 0.0, 0.0, -7.7)
 # A user's own weights count as much as the defaults once they rest on this many positive pairs.
 SHRINK_PAIRS = 200
+# The defaults were fitted where a link had 1.06 of 84 tags: a base rate of 1.3%. A user with 5
+# tags has a base rate near 20%, so the intercept is moved by the difference of the log-odds of
+# the two base rates (prior_shift) before the defaults serve a user.
+FIT_TAGS, FIT_TAGS_PER_LINK = 84, 1.06
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(v, axis=-1, keepdims=True)
     return np.divide(v, norm, out=np.zeros_like(v), where=norm > 0)
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def prior_shift(n_tags: int) -> float:
+    """How much the default intercept moves for a user with ``n_tags`` tags (see FIT_TAGS)."""
+    user = min(0.5, FIT_TAGS_PER_LINK / max(n_tags, 1))
+    return _logit(user) - _logit(FIT_TAGS_PER_LINK / FIT_TAGS)
+
+
+def defaults_for(n_tags: int, weights: Sequence[float] = DEFAULT_WEIGHTS) -> np.ndarray:
+    """The default weights with the intercept moved to a vocabulary of ``n_tags`` tags."""
+    out = np.asarray(weights, dtype=np.float64).copy()
+    out[N_FEATURES] += prior_shift(n_tags)
+    return out
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -298,12 +319,16 @@ def fit(
     *,
     encoder: str,
     rejected: Sequence[Iterable[str]] | None = None,
-    default_weights: Sequence[float] = DEFAULT_WEIGHTS,
+    default_weights: Sequence[float] | None = None,
     fit_weights: bool = True,
 ) -> PersonalModel:
     """A full retrain from one user's links: ``vectors[i]`` carries the tags ``tag_sets[i]`` and
     had ``rejected[i]`` turned down. ``vocabulary`` is {key: display name} of the user's tags,
-    ``name_vectors`` {key: embedding of the name}. Deterministic for the same input."""
+    ``name_vectors`` {key: embedding of the name}. ``default_weights``: where the weights start
+    (and what they are when ``fit_weights`` is off); None for DEFAULT_WEIGHTS moved to the size
+    of the vocabulary (:func:`defaults_for`). Deterministic for the same input."""
+    if default_weights is None:
+        default_weights = defaults_for(len(vocabulary))
     x = _unit(
         np.asarray(vectors, dtype=np.float32).reshape(
             -1, np.asarray(vectors).shape[-1] if len(vectors) else 1
@@ -363,8 +388,8 @@ def zero_shot(
     vocabulary: Mapping[str, str], name_vectors: Mapping[str, np.ndarray], *, encoder: str, dim: int
 ) -> PersonalModel:
     """A model that has seen no link: it ranks the tag names against the link (cos of the link's
-    embedding and each name's), with ZERO_SHOT_WEIGHTS."""
-    model = PersonalModel(dim, encoder, ZERO_SHOT_WEIGHTS)
+    embedding and each name's), with ZERO_SHOT_WEIGHTS moved to the size of the vocabulary."""
+    model = PersonalModel(dim, encoder, defaults_for(len(vocabulary), ZERO_SHOT_WEIGHTS))
     for key in sorted(vocabulary):
         model.tag_add(key, vocabulary[key], name_vectors[key])
     return model

@@ -12,8 +12,8 @@ from mlops import selectors
 
 class Command(BaseCommand):
     help = (
-        "Which tag-model versions were trained with a user's data, and which is the first without "
-        "it after they went down a consent level."
+        "Which tag-model versions were trained with a user's data (shared and personal), and which "
+        "is the first shared one without it after they went down a consent level."
     )
 
     def add_arguments(self, parser):
@@ -36,6 +36,7 @@ class Command(BaseCommand):
             "versions_with_data": [v.number for v in usage.with_data],
             "first_version_without": usage.first_without.number if usage.first_without else None,
             "versions_trained_before_lineage": [v.number for v in usage.unknown],
+            "personal_versions": [{"number": v.number, "stage": v.stage} for v in usage.personal],
         }
         if as_json:
             self.stdout.write(json.dumps(report, indent=2))
@@ -55,3 +56,8 @@ class Command(BaseCommand):
         if usage.unknown:
             numbers = ", ".join(f"v{v.number}" for v in usage.unknown)
             self.stdout.write(f"Trained on decisions before lineage was recorded (users unknown): {numbers}")
+        if usage.personal:
+            listed = ", ".join(f"personal v{v.number} ({v.stage})" for v in usage.personal)
+            self.stdout.write(f"Their personal model (their data only): {listed}")
+        else:
+            self.stdout.write("No personal model has been trained for them.")
