@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from linkhub.accounts.signals import consent_changed
+from linkhub.accounts.signals import consent_changed, user_admin_panels
 from linkhub.links.signals import links_created, tags_changed
 from snapshots.signals import snapshot_finished
 
@@ -12,6 +12,7 @@ class MlopsConfig(AppConfig):
     def ready(self) -> None:
         # Django's rule, not a cycle: receivers use models, which cannot load before the apps are.
         from . import prometheus, receivers
+        from .admin import usage
 
         prometheus.register()
 
@@ -22,3 +23,4 @@ class MlopsConfig(AppConfig):
         tags_changed.connect(receivers.answer_suggestions, dispatch_uid="mlops.answer_suggestions")
         tags_changed.connect(receivers.personal_update, dispatch_uid="mlops.personal_update")
         consent_changed.connect(receivers.consent_changed, dispatch_uid="mlops.consent_changed")
+        user_admin_panels.connect(usage.data_usage_panel, dispatch_uid="mlops.data_usage_panel")

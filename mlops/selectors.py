@@ -151,13 +151,16 @@ def model_version_for_export(spec: str | None) -> ModelVersion | None:
 
 
 def training_run_list(*, limit: int = 10) -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.select_related("version", "requested_by").order_by("-created_at", "-id")[
-        :limit
-    ]
+    """The shared model's runs (personal models' runs are on their users' admin pages)."""
+    return (
+        TrainingRun.objects.filter(owner__isnull=True)
+        .select_related("version", "requested_by")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def training_run_get(*, pk: int) -> TrainingRun:
-    run = TrainingRun.objects.select_related("version").filter(pk=pk).first()
+    run = TrainingRun.objects.select_related("version").filter(pk=pk, owner__isnull=True).first()
     if run is None:
         raise Http404
     return run

@@ -1,6 +1,43 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from .models import ApiToken, ConsentChange, Profile
+from .signals import user_admin_panels
+
+User = get_user_model()
+
+
+class LinkHubUserAdmin(UserAdmin):
+    """Django's user admin, with what the apps above hold about the user (their training
+    consent, and the model versions trained with their data): ``signals.user_admin_panels``."""
+
+    readonly_fields = (*UserAdmin.readonly_fields, "training_consent", "held_by_other_apps")
+    fieldsets = (
+        *UserAdmin.fieldsets,
+        ("Data and models", {"fields": ("training_consent", "held_by_other_apps")}),
+    )
+
+    @admin.display(description="training consent")
+    def training_consent(self, obj) -> str:
+        profile = Profile.objects.filter(user=obj).first()
+        return profile.get_training_consent_display() if profile else "—"
+
+    @admin.display(description="what uses their data")
+    def held_by_other_apps(self, obj) -> SafeString | str:
+        if obj is None or obj.pk is None:
+            return "—"
+        panels = [answer for _, answer in user_admin_panels.send(sender=User, user=obj) if answer]
+        if not panels:
+            return "—"
+        return format_html_join("", "<div><strong>{}</strong><div>{}</div></div>", panels)
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, LinkHubUserAdmin)
 
 
 @admin.register(ApiToken)

@@ -82,11 +82,20 @@ class SuggestionAdmin(SuggestionColumns, ReadOnlyAdmin):
         "score_display",
         "status",
         "visible",
+        "source",
+        "new_tag",
         "model_version",
         "created_at",
     )
     list_display_links = ("tag_name",)
-    list_filter = ("status", "visible", ("model_version", admin.RelatedOnlyFieldListFilter), ScoreRangeFilter)
+    list_filter = (
+        "status",
+        "visible",
+        "source",
+        "new_tag",
+        ("model_version", admin.RelatedOnlyFieldListFilter),
+        ScoreRangeFilter,
+    )
     search_fields = ("tag_name", "link__url", "link__title", "link__owner__username")
     list_select_related = ("link__owner", "model_version")
     date_hierarchy = "created_at"

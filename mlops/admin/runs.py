@@ -16,10 +16,26 @@ from .base import ReadOnlyAdmin, is_staff
 @admin.register(TrainingRun)
 class TrainingRunAdmin(ReadOnlyAdmin):
     view_roles = (is_staff,)
-    list_display = ("status", "trigger", "progress", "summary", "version_link", "requested_by", "created_at")
-    list_filter = ("status", "trigger", "created_at")
-    search_fields = ("message", "dataset", "fingerprint")
-    list_select_related = ("version", "requested_by")
+    list_display = (
+        "status",
+        "kind",
+        "owner",
+        "trigger",
+        "reason_short",
+        "progress",
+        "summary",
+        "version_link",
+        "requested_by",
+        "created_at",
+    )
+    list_filter = ("kind", "status", "trigger", "created_at")
+    search_fields = ("message", "reason", "dataset", "fingerprint", "owner__username")
+    list_select_related = ("version", "requested_by", "owner")
+
+    @admin.display(description="why it ran")
+    def reason_short(self, obj: TrainingRun) -> str:
+        return Truncator(obj.reason).chars(80) or "—"
+
     date_hierarchy = "created_at"
 
     @admin.display(description="progress")
@@ -37,7 +53,7 @@ class TrainingRunAdmin(ReadOnlyAdmin):
         if obj.version is None:
             return "—"
         url = reverse("admin:mlops_modelversion_change", args=[obj.version.pk])
-        return format_html('<a href="{}">v{}</a>', url, obj.version.number)
+        return format_html('<a href="{}">{}</a>', url, obj.version.label)
 
 
 @admin.register(MetricPoint)

@@ -55,18 +55,42 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     actions = ["promote_to_shadow", "promote_to_canary", "promote_to_production", "roll_back"]
     list_display = (
         "number",
+        "kind",
+        "owner",
         "design",
         "stage",
         *(metric_column(name) for name in HEADLINE_METRICS),
         "created_at",
         "artifact_size_display",
     )
-    list_filter = ("stage", "design")
-    search_fields = ("=number", "design", "artifact_sha256", "data_fingerprint", "code_version")
+    list_filter = ("kind", "stage", "design")
+    list_select_related = ("owner",)
+    search_fields = (
+        "=number",
+        "design",
+        "artifact_sha256",
+        "data_fingerprint",
+        "code_version",
+        "owner__username",
+    )
     date_hierarchy = "created_at"
     inlines = [StageEventInline]
     fieldsets = [
-        (None, {"fields": ["number", "design", "stage", "stage_changed_at", "created_at", "created_by"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "number",
+                    "kind",
+                    "owner",
+                    "design",
+                    "stage",
+                    "stage_changed_at",
+                    "created_at",
+                    "created_by",
+                ]
+            },
+        ),
         ("Holdout metrics and the promotion gate", {"fields": ["metrics_pretty", "gate_verdict"]}),
         (
             "Lineage",

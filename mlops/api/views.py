@@ -168,7 +168,7 @@ class TrainingRunView(APIView):
     def get(self, request, pk: int):
         if not _can_read_models(request.user):
             raise PermissionDenied("Only model owners, reviewers and staff see training runs.")
-        run = TrainingRun.objects.filter(pk=pk).select_related("version").first()
+        run = TrainingRun.objects.filter(pk=pk, owner__isnull=True).select_related("version").first()
         if run is None:
             raise Http404("No such training run.")
         return Response(TrainingRunSerializer(run).data)

@@ -174,6 +174,10 @@ def stage_change(
     if to_stage not in Stage.values:
         raise ValidationError({"stage": f"Unknown stage; use one of {', '.join(Stage.values)}."})
     version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.kind != Kind.SHARED and to_stage in (Stage.SHADOW, Stage.CANARY):
+        raise ValidationError(
+            {"stage": f"{version.label} rolls out without shadow or canary: its user's gate decides."}
+        )
     if to_stage == version.stage:
         raise ValidationError({"stage": f"v{version.number} is already in {to_stage}."})
     if to_stage not in TRANSITIONS[version.stage]:

@@ -146,7 +146,9 @@ def training_request(
     """Queue a training run (model owners, the schedule, or enough new decisions)."""
     if actor is not None:
         registry.check_model_owner(actor)
-    running = TrainingRun.objects.filter(status__in=[TrainingRun.Status.PENDING, TrainingRun.Status.RUNNING])
+    running = TrainingRun.objects.filter(
+        owner__isnull=True, status__in=[TrainingRun.Status.PENDING, TrainingRun.Status.RUNNING]
+    )
     waiting = running.filter(dataset="").first()
     if not dataset and waiting is not None:
         return waiting  # one at a time is enough
@@ -364,7 +366,7 @@ def _jsonable(value: Any) -> Any:
 def retrain_due() -> bool:
     """Enough new decisions since the last training run on the decisions to train again."""
     policy = registry.policy_get()
-    last = TrainingRun.objects.filter(dataset="").order_by("-created_at").first()
+    last = TrainingRun.objects.filter(owner__isnull=True, dataset="").order_by("-created_at").first()
     decisions = TagDecision.objects.exclude(action=TagDecision.Action.AUTO_APPLY)
     if last is not None:
         decisions = decisions.filter(at__gt=last.created_at)
@@ -382,7 +384,9 @@ def training_runs_sweep(*, running_hours: float = 2.0, pending_hours: float = 1.
         message=f"The training worker stopped answering (running for more than {running_hours:g} h).",
     )
     for run_id in TrainingRun.objects.filter(
-        status=TrainingRun.Status.PENDING, created_at__lt=now - timedelta(hours=pending_hours)
+        owner__isnull=True,
+        status=TrainingRun.Status.PENDING,
+        created_at__lt=now - timedelta(hours=pending_hours),
     ).values_list("pk", flat=True):
         enqueue("mlops.tasks.train_tag_model", run_id)
     return stale

@@ -383,3 +383,36 @@ def test_new_tags_from_the_shared_vocabulary_are_offered_and_never_auto_applied(
     again = suggest_for_link(link_id=link.pk)
     assert not any(s.new_tag for s in again)
     assert ModelVersion.objects.shared().count() == 1
+
+
+def test_the_admin_shows_a_users_data_usage_and_the_personal_models(alice, make_user, client, run_on_commit):
+    save(alice, rows(10, tag="games"))
+    first_training(alice, run_on_commit)
+    root = make_user("root")
+    root.is_staff = root.is_superuser = True
+    root.save(update_fields=["is_staff", "is_superuser"])
+    client.force_login(root)
+    page = client.get(f"/admin/auth/user/{alice.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Tag models trained with their data" in text
+    assert "personal v1</a> (production)" in text and "with 0 incremental updates since" in text
+    assert "own" in text  # her consent level
+    for url in (
+        "/admin/mlops/personalmodelstate/",
+        "/admin/mlops/modelversion/?kind__exact=personal",
+        "/admin/mlops/trainingrun/?kind__exact=full",
+        "/admin/mlops/suggestion/?source__exact=personal",
+    ):
+        assert client.get(url).status_code == 200, url
+    runs = client.get("/admin/mlops/trainingrun/").content.decode()
+    assert "reached the policy" in runs
+
+
+def test_personal_versions_never_go_to_shadow_or_canary(alice, run_on_commit):
+    from django.core.exceptions import ValidationError
+
+    save(alice, rows(10, tag="games"))
+    version = first_training(alice, run_on_commit).version
+    with pytest.raises(ValidationError, match="without shadow or canary"):
+        registry.stage_change(version=version, to_stage=Stage.SHADOW, actor=None, reason="try")
