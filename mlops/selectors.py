@@ -18,7 +18,7 @@ from linkhub.accounts.roles import is_model_owner, is_reviewer
 from linkhub.accounts.selectors import training_consent_get
 from linkhub.links.models import TaggedLink, TagOrigin
 
-from .models import ModelVersion, Policy, Stage, StageEvent, Suggestion, TrainingRun
+from .models import ModelVersion, PersonalModelState, Policy, Stage, StageEvent, Suggestion, TrainingRun
 from .services.registry import TRANSITIONS
 from .training.metric_names import OFFLINE_METRICS, OFFLINE_NAMES
 
@@ -247,6 +247,14 @@ def model_card(version: ModelVersion, *, policy: Policy) -> dict[str, Any]:
         "users": summary.get("users"),
         "auto_apply_threshold": policy.auto_apply_threshold,
         "suggest_threshold": policy.suggest_threshold,
+        "consent": ", ".join(
+            f"{n} at level {level}" for level, n in sorted((summary.get("consent") or {}).items())
+        )
+        or "not recorded",
+        "personal_min_links": policy.personal_min_links,
+        "zero_shot_threshold": policy.zero_shot_threshold,
+        "new_tags_below": policy.new_tags_below,
+        "new_tags_max": policy.new_tags_max,
     }
     intended_use = [
         p.strip() for p in render_to_string("mlops/card_intended_use.txt", facts).split("\n\n") if p.strip()
@@ -347,4 +355,40 @@ def data_usage(*, user: User) -> DataUsage:
         first_without=first_without if with_data else None,
         unknown=[v for v in versions if "user_ids" not in v.data_summary],
         personal=list(ModelVersion.objects.personal(user.pk).order_by("number")),
+    )
+
+
+@dataclass
+class PersonalStatus:
+    """What a user's own settings page says about their suggestions."""
+
+    consent: str
+    tagged_links: int
+    min_links: int
+    version: ModelVersion | None  # the personal version serving them
+    updates: int  # incremental updates since it was trained
+    last_run: TrainingRun | None  # the last full training of their model
+
+    @property
+    def to_go(self) -> int:
+        return max(self.min_links - self.tagged_links, 0)
+
+
+def personal_status(*, user: User) -> PersonalStatus:
+    policy = Policy.objects.filter(pk=1).first() or Policy()
+    state = PersonalModelState.objects.filter(user=user).select_related("version").first()
+    tagged = (
+        TaggedLink.objects.filter(content_object__owner=user)
+        .exclude(origin=TagOrigin.MODEL)
+        .values("content_object_id")
+        .distinct()
+        .count()
+    )
+    return PersonalStatus(
+        consent=training_consent_get(user=user),
+        tagged_links=tagged,
+        min_links=policy.personal_min_links,
+        version=state.version if state else None,
+        updates=state.updates if state else 0,
+        last_run=TrainingRun.objects.filter(owner=user, kind=TrainingRun.Kind.FULL).order_by("-pk").first(),
     )

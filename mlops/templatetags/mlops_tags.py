@@ -162,3 +162,9 @@ def md_cell(value: Any) -> str:
 @register.filter
 def for_link(mapping: dict | None, link_id: int) -> Any:
     return mapping.get(link_id) if mapping else None
+
+
+@register.inclusion_tag("mlops/personal_status.html")
+def personal_model_status(user: AbstractBaseUser) -> dict[str, Any]:
+    """On a user's settings page: where their suggestions come from now, and what is next."""
+    return {"status": selectors.personal_status(user=user)}

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from linkhub.accounts.models import Profile
 from linkhub.accounts.services import training_consent_set
@@ -416,3 +417,16 @@ def test_personal_versions_never_go_to_shadow_or_canary(alice, run_on_commit):
     version = first_training(alice, run_on_commit).version
     with pytest.raises(ValidationError, match="without shadow or canary"):
         registry.stage_change(version=version, to_stage=Stage.SHADOW, actor=None, reason="try")
+
+
+def test_the_settings_page_says_where_a_users_suggestions_come_from(alice, client, run_on_commit):
+    client.force_login(alice)
+    save(alice, rows(4, tag="games"))
+    page = client.get(reverse("accounts:settings")).content.decode()
+    assert "You have 4 tagged links." in page and "starts after 6 more" in page
+    save(alice, rows(6, start=4, tag="games"))
+    first_training(alice, run_on_commit)
+    page = client.get(reverse("accounts:settings")).content.decode()
+    assert "personal v1" in page and "trained on 10 of your tagged links" in page
+    consent(alice, "none")
+    assert "Your links train nothing" in client.get(reverse("accounts:settings")).content.decode()
