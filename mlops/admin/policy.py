@@ -75,6 +75,24 @@ class PolicyAdmin(admin.ModelAdmin):
             "Roll-out",
             {"fields": ["shadow_min_links", "canary_percent", "canary_min_decisions", "canary_max_drop"]},
         ),
+        (
+            "Every user: zero-shot and new tags",
+            {"fields": ["zero_shot_threshold", "new_tags_below", "new_tags_max", "new_tag_threshold"]},
+        ),
+        (
+            "Personal models: when they start, when they are retrained, their gate and rollback",
+            {
+                "fields": [
+                    "personal_min_links",
+                    "personal_retrain_after_updates",
+                    "personal_retrain_days",
+                    "personal_retrain_on_drift",
+                    "personal_acceptance_window",
+                    "personal_acceptance_drop",
+                    "personal_gate_links",
+                ]
+            },
+        ),
         ("Last change", {"fields": ["updated_at", "updated_by"]}),
     ]
 

@@ -36,6 +36,18 @@ EDITABLE: tuple[str, ...] = (
     "canary_percent",
     "canary_min_decisions",
     "canary_max_drop",
+    # Every user's suggestions, and the personal models' rule.
+    "zero_shot_threshold",
+    "new_tags_below",
+    "new_tags_max",
+    "new_tag_threshold",
+    "personal_min_links",
+    "personal_retrain_after_updates",
+    "personal_retrain_days",
+    "personal_acceptance_window",
+    "personal_acceptance_drop",
+    "personal_retrain_on_drift",
+    "personal_gate_links",
 )
 MAX_SUGGESTIONS = 20
 
@@ -64,6 +76,13 @@ def policy_validate(values: Mapping[str, Any]) -> None:
         "shadow_min_links": (0, None, "links a shadow version scores before canary"),
         "canary_percent": (1, 100, "percent of users in the canary"),
         "canary_min_decisions": (1, None, "answers before a canary is judged"),
+        "new_tags_below": (0, None, "tags under which a user is offered new ones"),
+        "new_tags_max": (0, MAX_SUGGESTIONS, "new tags offered per link"),
+        "personal_min_links": (1, None, "tagged links before a personal model is trained"),
+        "personal_retrain_after_updates": (1, None, "incremental updates before a full retrain"),
+        "personal_retrain_days": (1, None, "days before a personal model with new data is retrained"),
+        "personal_acceptance_window": (1, None, "decisions before a personal version's acceptance is judged"),
+        "personal_gate_links": (1, None, "recent links the per-user gate holds out"),
     }
     for name, (low, high, what) in whole_numbers.items():
         value = values.get(name)
@@ -74,10 +93,20 @@ def policy_validate(values: Mapping[str, Any]) -> None:
         ("gate_margin", "gate margin"),
         ("gate_tolerance", "gate tolerance"),
         ("canary_max_drop", "largest acceptable drop of a canary"),
+        ("personal_acceptance_drop", "largest acceptable drop of a personal version's acceptance"),
     ):
         value = _number(values.get(name))
         if value is None or not 0 <= value < 1:
             errors[name] = f"The {what} must be at least 0 and below 1."
+    for name, what in (
+        ("zero_shot_threshold", "zero-shot threshold"),
+        ("new_tag_threshold", "new-tag threshold"),
+    ):
+        value = _number(values.get(name))
+        if value is None or not 0 < value <= 1:
+            errors[name] = f"The {what} must be above 0 and at most 1."
+    if not isinstance(values.get("personal_retrain_on_drift"), bool):
+        errors["personal_retrain_on_drift"] = "Say true or false."
     if values.get("primary_metric") not in GATE_METRICS:
         errors["primary_metric"] = f"Use one of: {', '.join(GATE_METRICS)}."
     tags = values.get("global_tags")
