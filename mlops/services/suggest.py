@@ -164,11 +164,19 @@ def suggest_for_link(*, link_id: int) -> list[Suggestion]:
         with PREDICTION_SECONDS.labels(role="serving").time():
             ranked, scores = _ranked(model, example, vocabulary, blocked, policy)
         for key, score in ranked:
-            _offer(candidates, Candidate(key, vocabulary[key], score, Suggestion.Source.SHARED, serving))
+            _offer(
+                candidates,
+                Candidate(key, vocabulary[key], score, Suggestion.Source.SHARED, serving),
+                policy.auto_apply_threshold,
+            )
         for key, name, score in _new_tags(scores, vocabulary, blocked, policy):
-            _offer(candidates, Candidate(key, name, score, Suggestion.Source.SHARED, serving, new_tag=True))
+            _offer(
+                candidates,
+                Candidate(key, name, score, Suggestion.Source.SHARED, serving, new_tag=True),
+                policy.auto_apply_threshold,
+            )
     for candidate in _own_vocabulary(link, vocabulary, blocked, policy):
-        _offer(candidates, candidate)
+        _offer(candidates, candidate, policy.auto_apply_threshold)
     chosen = sorted(candidates.values(), key=lambda c: -c.score)[: policy.max_suggestions]
     made: list[Suggestion] = []
     with transaction.atomic():
@@ -198,12 +206,21 @@ def suggest_for_link(*, link_id: int) -> list[Suggestion]:
     return made
 
 
-def _offer(candidates: dict[str, Candidate], candidate: Candidate) -> None:
-    """Blend: per tag, the highest score wins; the others are kept for the explanation."""
+def _may_auto_apply(c: Candidate) -> bool:
+    return c.source != Suggestion.Source.ZERO_SHOT and not c.new_tag
+
+
+def _offer(candidates: dict[str, Candidate], candidate: Candidate, auto_apply_threshold: float) -> None:
+    """Blend: per tag, the highest score wins (a source that may apply the tag on its own and
+    reaches the auto-apply threshold wins first); the others are kept for the explanation."""
+
+    def rank(c: Candidate) -> tuple[bool, float]:
+        return (_may_auto_apply(c) and c.score >= auto_apply_threshold, c.score)
+
     held = candidates.get(candidate.key)
     if held is None:
         candidates[candidate.key] = candidate
-    elif candidate.score > held.score:
+    elif rank(candidate) > rank(held):
         candidate.others = [*held.others, [held.version.label, held.score]]
         candidates[candidate.key] = candidate
     else:

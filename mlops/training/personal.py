@@ -63,8 +63,10 @@ ZERO_SHOT_WEIGHTS = (0.0, 0.0, 13.1, 0.0, 0.0, -7.7)
 SHRINK_PAIRS = 200
 # The defaults were fitted where a link had 1.06 of 84 tags: a base rate of 1.3%. A user with 5
 # tags has a base rate near 20%, so the intercept is moved by the difference of the log-odds of
-# the two base rates (prior_shift) before the defaults serve a user.
+# the two base rates (prior_shift) before the defaults serve a user. The user's rate is capped
+# at MAX_PRIOR: with a tiny vocabulary, most new links need a tag the user does not have yet.
 FIT_TAGS, FIT_TAGS_PER_LINK = 84, 1.06
+MAX_PRIOR = 0.2
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -78,7 +80,7 @@ def _logit(p: float) -> float:
 
 def prior_shift(n_tags: int) -> float:
     """How much the default intercept moves for a user with ``n_tags`` tags (see FIT_TAGS)."""
-    user = min(0.5, FIT_TAGS_PER_LINK / max(n_tags, 1))
+    user = min(MAX_PRIOR, FIT_TAGS_PER_LINK / max(n_tags, 1))
     return _logit(user) - _logit(FIT_TAGS_PER_LINK / FIT_TAGS)
 
 
