@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('link', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='links.link')),
                 ('encoder', models.CharField(max_length=60)),
-                ('text_sha256', models.CharField(max_length=64)),
+                ('text_sha256', models.CharField(db_index=True, max_length=64)),
                 ('vector', models.BinaryField()),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],

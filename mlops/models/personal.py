@@ -17,7 +17,7 @@ class LinkEmbedding(models.Model):
     link = models.OneToOneField("links.Link", on_delete=models.CASCADE, primary_key=True, related_name="+")
     encoder = models.CharField(max_length=60)
     # sha256 of the text that was embedded: a link whose text changed is embedded again.
-    text_sha256 = models.CharField(max_length=64)
+    text_sha256 = models.CharField(max_length=64, db_index=True)
     vector = models.BinaryField()  # float16, little-endian, unit length
     updated_at = models.DateTimeField(default=timezone.now)
 

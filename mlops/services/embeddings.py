@@ -140,3 +140,21 @@ def tag_name_vectors(names: Iterable[str]) -> dict[str, np.ndarray]:
             while len(_names) > NAME_CACHE_SIZE:
                 _names.popitem(last=False)
     return out
+
+
+def cached_by_text(texts: Sequence[str], encoder: str) -> dict[str, np.ndarray]:
+    """{text: vector} of the texts some link's cached embedding was computed from (the source
+    that ``training.embedding.vectors_from`` takes, so training re-uses the cache)."""
+    if encoder != ENCODER:
+        return {}
+    by_sha = {_sha(t): t for t in dict.fromkeys(texts)}
+    out: dict[str, np.ndarray] = {}
+    shas = list(by_sha)
+    for start in range(0, len(shas), 2000):
+        for sha, data in (
+            LinkEmbedding.objects.filter(text_sha256__in=shas[start : start + 2000], encoder=ENCODER)
+            .values_list("text_sha256", "vector")
+            .distinct()
+        ):
+            out[by_sha[sha]] = _decode(data)
+    return out

@@ -34,11 +34,11 @@ from linkhub.metrics import training_run_ended
 from linkhub.queueing import enqueue, enqueue_on_commit
 
 from ..models import ModelVersion, Policy, Stage, TrainingRun
-from ..training import artifact, designs, pipeline
+from ..training import artifact, designs, embedding, pipeline
 from ..training.data import TEXT_CHARS, Example, fingerprint, load_jsonl  # suggest reads TEXT_CHARS here
 from ..training.designs import Progress
 from ..training.metrics import evaluate
-from . import drift, registry
+from . import drift, embeddings, registry
 from .metrics import offline_metrics_record
 
 logger = logging.getLogger(__name__)
@@ -246,15 +246,17 @@ def _fit(
     """Split on the fixed holdout, fit, evaluate: the training pipeline, with what it refuses
     told in words a model owner can act on."""
     try:
-        return pipeline.train(
-            design,
-            dataset.examples,
-            min_examples=policy.min_examples,
-            progress=progress,
-            test_size=HOLDOUT_SHARE,
-            seed=HOLDOUT_SEED,
-            data_fingerprint=data_fingerprint,
-        )
+        # The embedding designs take the links' cached vectors instead of encoding them again.
+        with embedding.vectors_from(embeddings.cached_by_text):
+            return pipeline.train(
+                design,
+                dataset.examples,
+                min_examples=policy.min_examples,
+                progress=progress,
+                test_size=HOLDOUT_SHARE,
+                seed=HOLDOUT_SEED,
+                data_fingerprint=data_fingerprint,
+            )
     except pipeline.TooFewExamples:
         raise ValidationError(
             f"Not enough labelled links to train: {len(dataset.examples)} "

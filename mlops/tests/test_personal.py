@@ -430,3 +430,21 @@ def test_the_settings_page_says_where_a_users_suggestions_come_from(alice, clien
     assert "personal v1" in page and "trained on 10 of your tagged links" in page
     consent(alice, "none")
     assert "Your links train nothing" in client.get(reverse("accounts:settings")).content.decode()
+
+
+def test_training_takes_the_cached_link_embeddings_instead_of_encoding_again(alice):
+    from mlops.training import embedding
+
+    link = save(alice, rows(1))[0]
+    embeddings.links_embed([link.pk])
+    text = embeddings.link_text(url=link.url, title=link.title, description=link.description, content_text="")
+    cached = embeddings.link_vectors([link.pk], compute=False)[link.pk]
+    marker = np.zeros(embeddings.DIM, dtype=np.float32)
+    marker[0] = 1.0
+    LinkEmbedding.objects.filter(link=link).update(vector=marker.astype("<f2").tobytes())
+    assert np.abs(cached - marker).sum() > 0.5
+    with embedding.vectors_from(embeddings.cached_by_text):
+        out = embedding.embed([text, "something no link says"])
+    np.testing.assert_array_equal(out[0], marker)  # from the cache, not the encoder
+    assert abs(float(np.linalg.norm(out[1])) - 1) < 1e-3 and out[1][0] != 1.0
+    assert embeddings.cached_by_text([text], "another-encoder") == {}

@@ -39,7 +39,9 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar, Self
 
@@ -61,6 +63,7 @@ __all__ = [
     "embed",
     "encoder_version",
     "load_encoder",
+    "vectors_from",
 ]
 
 logger = logging.getLogger(__name__)
@@ -117,8 +120,42 @@ def encoder_version(name: str = DEFAULT_ENCODER) -> str | None:
         return None
 
 
+# Where already computed vectors come from while a block runs (``vectors_from``): a callable
+# (texts, encoder name) -> {text: vector} for the texts it knows. The app passes its cache of link
+# embeddings, so training re-uses what was computed when the links were saved.
+VectorSource = Callable[[Sequence[str], str], Mapping[str, np.ndarray]]
+_source: ContextVar[VectorSource | None] = ContextVar("embedding_vector_source", default=None)
+
+
+@contextmanager
+def vectors_from(source: VectorSource) -> Iterator[None]:
+    """Within the block, :func:`embed` takes the vectors ``source`` knows and encodes the rest."""
+    token = _source.set(source)
+    try:
+        yield
+    finally:
+        _source.reset(token)
+
+
 def embed(texts: Sequence[str], name: str = DEFAULT_ENCODER, batch_size: int = 64) -> np.ndarray:
-    """L2-normalised float32 embeddings, shape ``(len(texts), 384)``."""
+    """L2-normalised float32 embeddings, shape ``(len(texts), 384)``; vectors known to the source
+    of :func:`vectors_from` (if any) are taken from it instead of being encoded again."""
+    source = _source.get()
+    if source is None or not texts:
+        return _encode(texts, name, batch_size)
+    known = source(list(texts), name)
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    logger.info(
+        "embedding %d texts: %d from the cache, %d encoded",
+        len(texts),
+        len(texts) - len(missing),
+        len(missing),
+    )
+    fresh = dict(zip(missing, _encode(missing, name, batch_size), strict=True)) if missing else {}
+    return np.stack([np.asarray(known[t] if t in known else fresh[t], dtype=np.float32) for t in texts])
+
+
+def _encode(texts: Sequence[str], name: str, batch_size: int) -> np.ndarray:
     encoder = load_encoder(name)
     if not texts:
         return np.zeros((0, encoder.get_sentence_embedding_dimension()), dtype=np.float32)
