@@ -56,8 +56,11 @@ def suggestions_open(*, link_ids: Iterable[int]) -> dict[int, list[Suggestion]]:
             "status",
             "explanation",
             "created_at",
+            "source",
+            "new_tag",
             "model_version__id",
             "model_version__number",
+            "model_version__kind",
         )
         .order_by("link_id", "-score", "-created_at")
     )

@@ -24,8 +24,10 @@ TAGS_PER_LINK_MAX = 100
 
 
 def tag_key(name: str) -> str:
-    """What makes two tag names the same tag: case-folded (Unicode-aware), spaces collapsed."""
-    return " ".join(name.split()).casefold()
+    """What makes two tag names the same tag: case-folded (Unicode-aware), spaces collapsed, a
+    comma read as a space (tag names are stored without commas: "money, budgeting" is saved as
+    "money budgeting", and a model's label with the comma must find it)."""
+    return " ".join(name.replace(",", " ").split()).casefold()
 
 
 class Tag(TagBase):

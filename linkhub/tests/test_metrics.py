@@ -148,7 +148,11 @@ def test_suggestions_made_and_prediction_time_are_counted_once(
 ):
     make_version(Stage.PRODUCTION)
     make_version(Stage.SHADOW)
-    Policy.objects.update_or_create(pk=1, defaults={"suggest_threshold": 0.3, "auto_apply_threshold": 0.9})
+    # The shared model alone decides (its weight in the blend with zero-shot is 1): the fixed
+    # scores are what is counted.
+    Policy.objects.update_or_create(
+        pk=1, defaults={"suggest_threshold": 0.3, "auto_apply_threshold": 0.9, "blend_shared_weight": 1.0}
+    )
     monkeypatch.setattr(registry, "model_load", lambda version: FakeModel({"birds": 0.95, "night": 0.5}))
     make_link(alice, "https://example.com/vocabulary", tags=["birds", "night"])
     link = make_link(alice, "https://example.com/owls")

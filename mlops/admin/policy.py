@@ -76,8 +76,17 @@ class PolicyAdmin(admin.ModelAdmin):
             {"fields": ["shadow_min_links", "canary_percent", "canary_min_decisions", "canary_max_drop"]},
         ),
         (
-            "Every user: zero-shot and new tags",
-            {"fields": ["zero_shot_threshold", "new_tags_below", "new_tags_max", "new_tag_threshold"]},
+            "Every user: the blend, personal and zero-shot thresholds, new tags",
+            {
+                "fields": [
+                    "blend_shared_weight",
+                    "personal_threshold",
+                    "zero_shot_threshold",
+                    "new_tags_below",
+                    "new_tags_max",
+                    "new_tag_threshold",
+                ]
+            },
         ),
         (
             "Personal models: when they start, when they are retrained, their gate and rollback",

@@ -586,6 +586,12 @@ def personal_retire(*, user_id: int, reason: str) -> int:
                 version=version, to_stage=Stage.RETIRED, actor=None, reason=reason, automatic=True
             )
             retired += 1
+        # Its open suggestions go too (tags it applied stay, marked as the model's, for the user).
+        Suggestion.objects.filter(
+            model_version__kind=Kind.PERSONAL,
+            model_version__owner_id=user_id,
+            status=Suggestion.Status.PROPOSED,
+        ).update(status=Suggestion.Status.EXPIRED, decided_at=timezone.now())
     _cache_drop(user_id)
     return retired
 
@@ -608,7 +614,7 @@ def _cache_drop(user_id: int) -> None:
 def _load_state(state: PersonalModelState) -> tuple[pm.PersonalModel, ModelVersion]:
     with _cache_lock:
         hit = _cache.get(state.user_id)
-        if hit is not None and hit[0] == state.revision:
+        if hit is not None and (hit[0], hit[2].pk) == (state.revision, state.version_id):
             _cache.move_to_end(state.user_id)
             return hit[1], hit[2]
     model = pm.PersonalModel.from_bytes(bytes(state.artifact))
@@ -622,13 +628,17 @@ def _load_state(state: PersonalModelState) -> tuple[pm.PersonalModel, ModelVersi
 
 def personal_model(user_id: int) -> tuple[pm.PersonalModel, ModelVersion, int] | None:
     """The user's serving personal model, its version and its incremental updates, or None.
-    One small query checks the cached copy's revision."""
-    row = PersonalModelState.objects.filter(user_id=user_id).values("revision", "updates").first()
+    One small query checks the cached copy's revision and version: a state made anew (consent
+    none, then own again) counts its revisions from 1 again, so the revision alone could match
+    a copy of the retired model that another worker still holds."""
+    row = (
+        PersonalModelState.objects.filter(user_id=user_id).values("revision", "version_id", "updates").first()
+    )
     if row is None:
         return None
     with _cache_lock:
         hit = _cache.get(user_id)
-        if hit is not None and hit[0] == row["revision"]:
+        if hit is not None and (hit[0], hit[2].pk) == (row["revision"], row["version_id"]):
             _cache.move_to_end(user_id)
             return hit[1], hit[2], row["updates"]
     state = PersonalModelState.objects.select_related("version").get(user_id=user_id)

@@ -37,6 +37,8 @@ EDITABLE: tuple[str, ...] = (
     "canary_min_decisions",
     "canary_max_drop",
     # Every user's suggestions, and the personal models' rule.
+    "personal_threshold",
+    "blend_shared_weight",
     "zero_shot_threshold",
     "new_tags_below",
     "new_tags_max",
@@ -105,6 +107,9 @@ def policy_validate(values: Mapping[str, Any]) -> None:
         value = _number(values.get(name))
         if value is None or not 0 < value <= 1:
             errors[name] = f"The {what} must be above 0 and at most 1."
+    weight = _number(values.get("blend_shared_weight"))
+    if weight is None or not 0 <= weight <= 1:
+        errors["blend_shared_weight"] = "The shared model's weight in the blend must be from 0 to 1."
     if not isinstance(values.get("personal_retrain_on_drift"), bool):
         errors["personal_retrain_on_drift"] = "Say true or false."
     if values.get("primary_metric") not in GATE_METRICS:

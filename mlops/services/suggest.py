@@ -141,7 +141,6 @@ class Candidate:
     version: ModelVersion
     explanation: list = field(default_factory=list)
     new_tag: bool = False
-    others: list = field(default_factory=list)  # [[label, score]] of the sources it beat
 
 
 def suggest_for_link(*, link_id: int) -> list[Suggestion]:
@@ -157,27 +156,25 @@ def suggest_for_link(*, link_id: int) -> list[Suggestion]:
     serving = serving_version(link.owner_id, policy)
     vocabulary, blocked = _allowed(link, policy)
     example = link_example(link)
-    candidates: dict[str, Candidate] = {}
     model = None
+    shared: dict[str, float] = {}
+    candidates: list[Candidate] = []
     if serving is not None:
         model = registry.model_load(serving)
         with PREDICTION_SECONDS.labels(role="serving").time():
-            ranked, scores = _ranked(model, example, vocabulary, blocked, policy)
-        for key, score in ranked:
-            _offer(
-                candidates,
-                Candidate(key, vocabulary[key], score, Suggestion.Source.SHARED, serving),
-                policy.auto_apply_threshold,
-            )
-        for key, name, score in _new_tags(scores, vocabulary, blocked, policy):
-            _offer(
-                candidates,
-                Candidate(key, name, score, Suggestion.Source.SHARED, serving, new_tag=True),
-                policy.auto_apply_threshold,
-            )
-    for candidate in _own_vocabulary(link, vocabulary, blocked, policy):
-        _offer(candidates, candidate, policy.auto_apply_threshold)
-    chosen = sorted(candidates.values(), key=lambda c: -c.score)[: policy.max_suggestions]
+            scores = model.predict_scores([example])[0]
+        shared = {
+            key: float(score)
+            for label, score in scores.items()
+            if (key := tag_key(label)) in vocabulary and key not in blocked
+        }
+        candidates += [
+            Candidate(key, name, score, Suggestion.Source.SHARED, serving, new_tag=True)
+            for key, name, score in _new_tags(scores, vocabulary, blocked, policy)
+        ]
+    own = _own_scores(link, vocabulary, blocked)
+    candidates += _blended(vocabulary, shared, serving, own, policy)
+    chosen = sorted(candidates, key=lambda c: -c.score)[: policy.max_suggestions]
     made: list[Suggestion] = []
     with transaction.atomic():
         # Open suggestions of earlier scorings that this one no longer makes are expired.
@@ -185,17 +182,13 @@ def suggest_for_link(*, link_id: int) -> list[Suggestion]:
             tag_key__in=[c.key for c in chosen]
         ).update(status=Suggestion.Status.EXPIRED, decided_at=timezone.now())
         for c in chosen:
-            if c.source == Suggestion.Source.SHARED and not c.explanation and model is not None:
-                c.explanation = _explain(model, example, c.name)
-            explanation = c.explanation + [
-                [f"also: {label}", round(float(score), 4)] for label, score in c.others
-            ]
-            suggestion = _store(link, c, explanation, visible=True)
+            if c.source == Suggestion.Source.SHARED and model is not None:
+                c.explanation = _explain(model, example, c.name) + c.explanation
+            suggestion = _store(link, c, c.explanation, visible=True)
             if suggestion is None:
                 continue
-            auto = c.source != Suggestion.Source.ZERO_SHOT and not c.new_tag
             if (
-                auto
+                _may_auto_apply(c)
                 and c.score >= policy.auto_apply_threshold
                 and suggestion.status == Suggestion.Status.PROPOSED
             ):
@@ -210,21 +203,52 @@ def _may_auto_apply(c: Candidate) -> bool:
     return c.source != Suggestion.Source.ZERO_SHOT and not c.new_tag
 
 
-def _offer(candidates: dict[str, Candidate], candidate: Candidate, auto_apply_threshold: float) -> None:
-    """Blend: per tag, the highest score wins (a source that may apply the tag on its own and
-    reaches the auto-apply threshold wins first); the others are kept for the explanation."""
+@dataclass
+class OwnScores:
+    """The user's own model's scores over their vocabulary: personal, or zero-shot before it."""
 
-    def rank(c: Candidate) -> tuple[bool, float]:
-        return (_may_auto_apply(c) and c.score >= auto_apply_threshold, c.score)
+    source: str
+    version: ModelVersion
+    scores: dict[str, float]
+    explain: Any  # key -> explanation rows
 
-    held = candidates.get(candidate.key)
-    if held is None:
-        candidates[candidate.key] = candidate
-    elif rank(candidate) > rank(held):
-        candidate.others = [*held.others, [held.version.label, held.score]]
-        candidates[candidate.key] = candidate
-    else:
-        held.others.append([candidate.version.label, candidate.score])
+
+def _threshold(source: str, policy: Policy) -> float:
+    return {
+        Suggestion.Source.SHARED: policy.suggest_threshold,
+        Suggestion.Source.PERSONAL: policy.personal_threshold,
+        Suggestion.Source.ZERO_SHOT: policy.zero_shot_threshold,
+    }[source]
+
+
+def _blended(
+    vocabulary: dict[str, str],
+    shared: dict[str, float],
+    serving: ModelVersion | None,
+    own: OwnScores | None,
+    policy: Policy,
+) -> list[Candidate]:
+    """Per tag of the vocabulary, the blend of the shared score and the user's own model's
+    (``personal.blend``), attributed to the source that gave most of it, kept when it reaches
+    that source's threshold."""
+    own_scores = own.scores if own is not None else {}
+    out = []
+    for key in sorted(set(shared) | set(own_scores)):
+        o, s = own_scores.get(key), shared.get(key)
+        trained = own is not None and own.source == Suggestion.Source.PERSONAL
+        if not trained and s is not None and s >= policy.auto_apply_threshold:
+            o = None  # the shared model is sure enough to apply it: zero-shot does not take it over
+        score, who = pm.blend(o, s, policy.blend_shared_weight, trained=trained)
+        if who == "own" and own is not None:
+            source, version, explanation = own.source, own.version, own.explain(key)
+            other = [[f"also: {serving.label}", round(s, 4)]] if s is not None and serving else []
+        else:
+            source, version, explanation = Suggestion.Source.SHARED, serving, []
+            other = [[f"also: {own.version.label}", round(o, 4)]] if o is not None and own else []
+        if version is None or score < _threshold(source, policy):
+            continue
+        out.append(Candidate(key, vocabulary[key], score, source, version, explanation=explanation + other))
+    return out
 
 
 def _new_tags(scores: dict[str, float], vocabulary: dict[str, str], blocked: set[str], policy: Policy):
@@ -245,60 +269,42 @@ def _new_tags(scores: dict[str, float], vocabulary: dict[str, str], blocked: set
     return fresh[: policy.new_tags_max]
 
 
-def _own_vocabulary(
-    link: Link, vocabulary: dict[str, str], blocked: set[str], policy: Policy
-) -> list[Candidate]:
-    """The personal model's suggestions, or zero-shot ones before it exists (or for consent none)."""
+def _own_scores(link: Link, vocabulary: dict[str, str], blocked: set[str]) -> OwnScores | None:
+    """The personal model's scores of the user's tags, or zero-shot ones before it exists (or for
+    consent none). None when the user has no tags or there is no encoder."""
     own_keys = set(Tag.objects.filter(owner_id=link.owner_id).values_list("key", flat=True))
     own = {k: v for k, v in vocabulary.items() if k in own_keys and k not in blocked}
     if not own:
-        return []
+        return None
     try:
         vector = embeddings.link_vectors([link.pk], compute=False).get(link.pk)
     except embeddings.EmbeddingUnavailable:
-        return []
+        return None
     if vector is None:
-        return []
+        return None
     served = personal.personal_model(link.owner_id) if personal.may_train(link.owner_id) else None
-    out: list[Candidate] = []
     if served is not None:
         model, version, updates = served
         with PREDICTION_SECONDS.labels(role="personal").time():
-            scores = model.predict(vector)
-        for key, score in scores.items():
-            if key in own and score >= policy.suggest_threshold:
-                out.append(
-                    Candidate(
-                        key,
-                        own[key],
-                        score,
-                        Suggestion.Source.PERSONAL,
-                        version,
-                        explanation=_explain_personal(model, vector, key, own[key], updates),
-                    )
-                )
-        return out
+            scores = {k: v for k, v in model.predict(vector).items() if k in own}
+        return OwnScores(
+            Suggestion.Source.PERSONAL,
+            version,
+            scores,
+            lambda key: _explain_personal(model, vector, key, own[key], updates),
+        )
     names = embeddings.tag_name_vectors(own.values())
-    model = pm.zero_shot(
+    zero = pm.zero_shot(
         own, {k: names[n] for k, n in own.items()}, encoder=embeddings.ENCODER, dim=len(vector)
     )
-    version = personal.zero_shot_version()
     with PREDICTION_SECONDS.labels(role="zero-shot").time():
-        scores = model.predict(vector)
-    for key, score in scores.items():
-        if score >= policy.zero_shot_threshold:
-            cosine = float(vector @ model.name_vectors[model._index[key]])
-            out.append(
-                Candidate(
-                    key,
-                    own[key],
-                    score,
-                    Suggestion.Source.ZERO_SHOT,
-                    version,
-                    explanation=[[f"the tag name “{own[key]}” matches the page", round(cosine, 4)]],
-                )
-            )
-    return out
+        scores = zero.predict(vector)
+
+    def explain(key: str) -> list:
+        cosine = float(vector @ zero.name_vectors[zero._index[key]])
+        return [[f"the tag name \u201c{own[key]}\u201d matches the page", round(cosine, 4)]]
+
+    return OwnScores(Suggestion.Source.ZERO_SHOT, personal.zero_shot_version(), scores, explain)
 
 
 def _explain_personal(model: pm.PersonalModel, vector, key: str, name: str, updates: int) -> list:
