@@ -17,11 +17,12 @@ Prints figures; asserts nothing (it is not a test). Parts (each can be skipped):
    links, then incremental ``learn`` only; and with the policy's full retrain after 50 updates),
    full retrain every N links (stale in between), the shared model (``--shared-design``, trained
    on the other users' links, 5 folds of users, never on a link the held-out users hold), and
-   the blend (per tag the highest of personal-or-zero-shot and shared, as ``suggest._offer``).
+   the blend (``personal.blend`` per tag, as ``suggest._blended``: personal and shared weighted
+   by the shared weight w, for w in BLEND_WEIGHTS; zero-shot and shared the higher).
    recall@3 counts every true tag of the link (a tag used for the first time is a miss for every
    method limited to the vocabulary), in buckets of the link's position in the user's history.
-   Coverage and precision are of the suggestions the policy would show (shared and personal at
-   ``suggest_threshold`` 0.35, zero-shot at 0.5, new tags at 0.4, at most 5).
+   Coverage and precision are of the suggestions the policy would show (shared at
+   ``suggest_threshold`` 0.35, personal at 0.25, zero-shot at 0.4, new tags at 0.4, at most 5).
 2. ``--fit-defaults``: DEFAULT_WEIGHTS and ZERO_SHOT_WEIGHTS refitted on leave-one-out features
    of the whole dataset as one user, then on the replay's users (which have rejections), and the
    replay's personal rows with each set of weights.
@@ -67,8 +68,11 @@ DEFAULT_DATASET = Path(
     os.environ.get("LINKHUB_DATASET", ROOT.parent / "shared" / "datasets" / "awesome-selfhosted.jsonl")
 )
 # The policy's defaults (mlops/models/policy.py); the replay applies them as suggest.py does.
-SUGGEST_THRESHOLD = 0.35
-ZERO_SHOT_THRESHOLD = 0.5
+SUGGEST_THRESHOLD = 0.35  # the shared model's
+PERSONAL_THRESHOLD = 0.25
+ZERO_SHOT_THRESHOLD = 0.4
+BLEND_SHARED_WEIGHT = 0.3
+AUTO_APPLY_THRESHOLD = 0.9
 NEW_TAG_THRESHOLD = 0.4
 NEW_TAGS_BELOW = 20
 NEW_TAGS_MAX = 2
@@ -80,6 +84,7 @@ BUCKETS = ((1, 10), (11, 20), (21, 50), (51, 100), (101, 10**9))
 FOLDS = 5
 NOISE = 0.01  # per dimension, on synthetic copies of a link's vector (cos to the source ~0.98)
 UNUSABLE = "!"  # no password: these users never log in
+BLEND_WEIGHTS = (0.0, 0.3, 0.5)  # the shared model's weight where both score a tag
 SWEEP = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 
 
@@ -298,6 +303,31 @@ def _above(scores: np.ndarray, threshold: float, source: str) -> dict[int, tuple
     }
 
 
+def _blend(
+    own: np.ndarray, source: str, shared: np.ndarray, w: float
+) -> tuple[np.ndarray, dict[int, tuple[float, str]]]:
+    """suggest._blended: per tag ``personal.blend`` of the user's own model (personal or
+    zero-shot) and the shared model, then the threshold of the source that gave most of it."""
+    from mlops.training import personal as pm
+
+    trained = source == "personal"
+    out = np.full(len(own), np.nan)
+    cands: dict[int, tuple[float, str]] = {}
+    for j in np.flatnonzero(np.isfinite(own) | np.isfinite(shared)):
+        o = float(own[j]) if np.isfinite(own[j]) else None
+        sh = float(shared[j]) if np.isfinite(shared[j]) else None
+        if not trained and sh is not None and sh >= AUTO_APPLY_THRESHOLD:
+            o = None
+        score, who = pm.blend(o, sh, w, trained=trained)
+        out[j] = score
+        src = source if who == "own" else "shared"
+        thresholds = {"personal": PERSONAL_THRESHOLD, "zero_shot": ZERO_SHOT_THRESHOLD}
+        threshold = thresholds.get(src, SUGGEST_THRESHOLD)
+        if score >= threshold:
+            cands[int(j)] = (score, src)
+    return out, cands
+
+
 def _new_tags(shared: np.ndarray, vocab: set[int]) -> dict[int, tuple[float, str]]:
     """Up to new_tags_max tags outside the vocabulary while it is small (suggest._new_tags)."""
     if len(vocab) >= NEW_TAGS_BELOW:
@@ -416,7 +446,7 @@ def replay_user(
         own_scores: dict[str, tuple[np.ndarray, str]] = {}
         for name, variant in variants.items():
             s, source = variant.scores(x, vocab, index)
-            threshold = ZERO_SHOT_THRESHOLD if source == "zero_shot" else SUGGEST_THRESHOLD
+            threshold = ZERO_SHOT_THRESHOLD if source == "zero_shot" else PERSONAL_THRESHOLD
             cands = _above(s, threshold, source)
             own_scores[name] = (s, source)
             own_shown[name] = _shown(cands)
@@ -434,19 +464,16 @@ def replay_user(
             recs["shared (vocabulary only)"] = _record(pos, sh_vocab, _shown(shared_cands), truth, "shared")
             recs["shared + new tags"] = _record(pos, sh_new, _shown(shared_cands | new), truth)
             own, source = own_scores["personal incremental"]
-            own_cands = _above(
-                own, ZERO_SHOT_THRESHOLD if source == "zero_shot" else SUGGEST_THRESHOLD, source
-            )
-            for label, sh_part, extra in (
-                ("blend (vocabulary only)", sh_vocab, {}),
-                ("blend + new tags", sh_new, new),
-            ):
-                blended = np.fmax(own, sh_part)  # nan where neither scores the tag
-                cands = dict(shared_cands | extra)
-                for j, (s, src) in own_cands.items():  # _offer: the higher score wins the tag
-                    if j not in cands or s > cands[j][0]:
-                        cands[j] = (s, src)
-                recs[label] = _record(pos, blended, _shown(cands), truth)
+            for w in BLEND_WEIGHTS:
+                for label, sh_part, extra in (
+                    (f"blend w={w:g} (vocabulary only)", sh_vocab, {}),
+                    (f"blend w={w:g} + new tags", sh_new, new),
+                ):
+                    blended, cands = _blend(own, source, sh_vocab, w)
+                    for j, (sc, src) in extra.items():
+                        blended[j] = sh_part[j]
+                        cands[j] = (sc, src)
+                    recs[label] = _record(pos, blended, _shown(cands), truth)
         for name, rec in recs.items():
             out.setdefault(name, []).append(rec)
         # The user tags the link: new tags join the vocabulary; shown wrong suggestions are rejected.
@@ -473,8 +500,8 @@ ROW_ORDER = (
     "personal full retrain every 50",
     "shared (vocabulary only)",
     "shared + new tags",
-    "blend (vocabulary only)",
-    "blend + new tags",
+    *(f"blend w={w:g} (vocabulary only)" for w in BLEND_WEIGHTS),
+    *(f"blend w={w:g} + new tags" for w in BLEND_WEIGHTS),
 )
 
 
@@ -1283,7 +1310,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         merged: dict[str, list[Record]] = {}
         for user in users:
-            recs = replay_user(corpus, user, shared, pm.DEFAULT_WEIGHTS, keep=rejections)
+            recs = replay_user(corpus, user, shared, None, keep=rejections)  # the defaults, as served
             for name, rs in recs.items():
                 merged.setdefault(name, []).extend(rs)
         log(f"replay done in {time.perf_counter() - t:.1f}s")
@@ -1303,8 +1330,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_replay(summary)
         print(
-            "coverage: share of links with at least one suggestion shown (shared/personal >= "
-            f"{SUGGEST_THRESHOLD}, zero-shot >= {ZERO_SHOT_THRESHOLD}, new tags >= {NEW_TAG_THRESHOLD}, "
+            "coverage: share of links with at least one suggestion shown (shared >= "
+            f"{SUGGEST_THRESHOLD}, personal >= {PERSONAL_THRESHOLD}, zero-shot >= {ZERO_SHOT_THRESHOLD}, "
+            f"new tags >= {NEW_TAG_THRESHOLD}, "
             f"at most {MAX_SUGGESTIONS}); precision: shown suggestions that are true tags."
         )
         print()

@@ -14,9 +14,9 @@ class LinkHubUserAdmin(UserAdmin):
     """Django's user admin, with what the apps above hold about the user (their training
     consent, and the model versions trained with their data): ``signals.user_admin_panels``."""
 
-    readonly_fields = (*UserAdmin.readonly_fields, "training_consent", "held_by_other_apps")
+    readonly_fields = ("last_login", "date_joined", "training_consent", "held_by_other_apps")
     fieldsets = (
-        *UserAdmin.fieldsets,
+        *(UserAdmin.fieldsets or ()),
         ("Data and models", {"fields": ("training_consent", "held_by_other_apps")}),
     )
 

@@ -29,7 +29,7 @@ class SuggestionSerializer(serializers.ModelSerializer):
         source="model_version.label",
         help_text='which model and version: "shared v3", "personal v2", "zero-shot v1"',
     )
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # a field, not Field.source
         choices=Suggestion.Source.choices, help_text="shared, personal or zero-shot"
     )
     new_tag = serializers.BooleanField(

@@ -19,13 +19,13 @@ class Policy(models.Model):
     global_tags = models.JSONField(default=list, blank=True)  # suggested to everyone
     # Every user: zero-shot, new tags from the shared model, personal models (docs/tag-model.md).
     personal_threshold = models.FloatField(
-        default=0.15, help_text="personal-model suggestions (blended) at or above this"
+        default=0.25, help_text="personal-model suggestions (blended) at or above this"
     )
     blend_shared_weight = models.FloatField(
         default=0.3, help_text="the shared model's weight where it and the user's own model both score a tag"
     )
     zero_shot_threshold = models.FloatField(
-        default=0.2, help_text="zero-shot suggestions (tag names against the link) at or above this"
+        default=0.4, help_text="zero-shot suggestions (tag names against the link) at or above this"
     )
     new_tags_below = models.PositiveIntegerField(
         default=20, help_text="users with fewer tags than this are offered new tags from the shared model"

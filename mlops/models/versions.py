@@ -109,9 +109,11 @@ class ModelVersion(models.Model):
     @property
     def label(self) -> str:
         """How a suggestion names the model it came from."""
-        return {Kind.PERSONAL: "personal", Kind.ZERO_SHOT: "zero-shot"}.get(
-            self.kind, "shared"
-        ) + f" v{self.number}"
+        if self.kind == Kind.PERSONAL:
+            return f"personal v{self.number}"
+        if self.kind == Kind.ZERO_SHOT:
+            return f"zero-shot v{self.number}"
+        return f"shared v{self.number}"
 
 
 class StageEvent(AppendOnly):

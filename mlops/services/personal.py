@@ -329,10 +329,12 @@ def _serve(version: ModelVersion, model: pm.PersonalModel, last_decision_id: int
         version=version, to_stage=Stage.PRODUCTION, actor=None, reason=reason, automatic=True
     )
     blob = model.to_bytes()
-    state = PersonalModelState.objects.select_for_update().filter(user_id=version.owner_id).first()
+    user_id = version.owner_id
+    assert user_id is not None, "a personal version has an owner"
+    state = PersonalModelState.objects.select_for_update().filter(user_id=user_id).first()
     if state is None:
         PersonalModelState.objects.create(
-            user_id=version.owner_id,
+            user_id=user_id,
             version=version,
             artifact=blob,
             artifact_size=len(blob),

@@ -214,11 +214,12 @@ class OwnScores:
 
 
 def _threshold(source: str, policy: Policy) -> float:
-    return {
+    thresholds: dict[str, float] = {
         Suggestion.Source.SHARED: policy.suggest_threshold,
         Suggestion.Source.PERSONAL: policy.personal_threshold,
         Suggestion.Source.ZERO_SHOT: policy.zero_shot_threshold,
-    }[source]
+    }
+    return thresholds[source]
 
 
 def _blended(
@@ -239,6 +240,7 @@ def _blended(
         if not trained and s is not None and s >= policy.auto_apply_threshold:
             o = None  # the shared model is sure enough to apply it: zero-shot does not take it over
         score, who = pm.blend(o, s, policy.blend_shared_weight, trained=trained)
+        version: ModelVersion | None
         if who == "own" and own is not None:
             source, version, explanation = own.source, own.version, own.explain(key)
             other = [[f"also: {serving.label}", round(s, 4)]] if s is not None and serving else []

@@ -8,10 +8,10 @@ one link are rendered from what is already loaded (``tag_chips``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django import template
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 from linkhub.links.models import Link, TagOrigin, tag_key
 
@@ -167,4 +167,4 @@ def for_link(mapping: dict | None, link_id: int) -> Any:
 @register.inclusion_tag("mlops/personal_status.html")
 def personal_model_status(user: AbstractBaseUser) -> dict[str, Any]:
     """On a user's settings page: where their suggestions come from now, and what is next."""
-    return {"status": selectors.personal_status(user=user)}
+    return {"status": selectors.personal_status(user=cast(User, user))}

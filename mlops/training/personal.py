@@ -111,7 +111,7 @@ class Explanation:
 class PersonalModel:
     """One user's model: prototypes per tag and five weights. See the module docstring."""
 
-    def __init__(self, dim: int, encoder: str, weights: Sequence[float] = DEFAULT_WEIGHTS):
+    def __init__(self, dim: int, encoder: str, weights: Sequence[float] | np.ndarray = DEFAULT_WEIGHTS):
         self.dim = dim
         self.encoder = encoder
         self.weights = np.asarray(weights, dtype=np.float64)
@@ -340,15 +340,16 @@ def fit(
     ``name_vectors`` {key: embedding of the name}. ``default_weights``: where the weights start
     (and what they are when ``fit_weights`` is off); None for DEFAULT_WEIGHTS moved to the size
     of the vocabulary (:func:`defaults_for`). Deterministic for the same input."""
-    if default_weights is None:
-        default_weights = defaults_for(len(vocabulary))
+    start = (
+        defaults_for(len(vocabulary)) if default_weights is None else np.asarray(default_weights, np.float64)
+    )
     x = _unit(
         np.asarray(vectors, dtype=np.float32).reshape(
             -1, np.asarray(vectors).shape[-1] if len(vectors) else 1
         )
     )
     dim = x.shape[1] if len(x) else len(next(iter(name_vectors.values())))
-    model = PersonalModel(dim, encoder, default_weights)
+    model = PersonalModel(dim, encoder, start)
     for key in sorted(vocabulary):
         model.tag_add(key, vocabulary[key], name_vectors[key])
     t = len(model)
@@ -370,7 +371,7 @@ def fit(
         model.pos_n = y.sum(axis=0).astype(np.int32)
         model.neg_n = r.sum(axis=0).astype(np.int32)
         if fit_weights:
-            model.weights = _fit_weights(model, x, y, r, np.asarray(default_weights, dtype=np.float64))
+            model.weights = _fit_weights(model, x, y, r, start)
     model.updates = 0
     return model
 
