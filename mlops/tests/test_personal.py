@@ -121,7 +121,7 @@ def test_the_artifact_is_small_deterministic_and_loads_back():
     assert blob == pm.fit(x, tags, vocab, names, encoder="toy").to_bytes()
     back = pm.PersonalModel.from_bytes(blob)
     assert back.keys == model.keys and back.encoder == "toy"
-    np.testing.assert_allclose(back.scores(x), model.scores(x), atol=2e-3)  # float16 directions
+    np.testing.assert_allclose(back.scores(x), model.scores(x), atol=1e-2)  # 8-bit directions
     with pytest.raises(ValueError, match="not a personal model"):
         pm.PersonalModel.from_bytes(b"garbage")
 
