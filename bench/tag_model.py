@@ -47,7 +47,7 @@ RESULTS_DIR = ROOT / "bench" / "results"
 DEFAULT_DATASET = Path(
     os.environ.get("LINKHUB_DATASET", ROOT.parent / "shared" / "datasets" / "awesome-selfhosted.jsonl")
 )
-EMBEDDING = ("minilm_lr", "minilm_blend")
+EMBEDDING = ("minilm_lr", "minilm_blend", "minilm_proto")
 QUALITY_KEYS = [
     ("precision_at_1", "p@1"),
     ("precision_at_3", "p@3"),

@@ -21,6 +21,7 @@ tfidf_lr        TF-IDF words + char n-grams + domain, one-vs-rest LR         no
 hashing_sgd     hashed features + per-tag SGD (log loss), ``partial_fit``    no
 minilm_lr       all-MiniLM-L6-v2 sentence embeddings + one-vs-rest LR        yes
 minilm_blend    minilm_lr + tfidf_lr + tag-name similarity, CV weights       yes
+minilm_proto    tag prototypes on the embeddings (the personal design)      yes
 ==============  ==========================================================  ===========
 
 ``default_design()`` is ``minilm_blend`` where torch, sentence-transformers and the
@@ -79,6 +80,7 @@ DESIGNS: dict[str, tuple[str, str]] = {
     "hashing_sgd": ("mlops.training.linear", "HashingSgd"),
     "minilm_lr": ("mlops.training.embedding", "MiniLMLogReg"),
     "minilm_blend": ("mlops.training.embedding", "MiniLMBlend"),
+    "minilm_proto": ("mlops.training.prototype", "MiniLMPrototype"),
 }
 BASELINES = ("most_frequent", "knn")
 _PREFERENCE = ("minilm_blend", "minilm_lr", "tfidf_lr", "hashing_sgd")

@@ -49,3 +49,19 @@ def test_default_design_beats_both_baselines_on_the_fixed_split(dataset):
     again = T.load(data, T.artifact_sha256(data))
     for a, b in zip(again.predict_scores(test[:3]), model.predict_scores(test[:3]), strict=True):
         assert a == pytest.approx(b, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_the_prototype_design_beats_both_baselines_and_reloads(dataset):
+    """minilm_proto, the personal design as a shared model (the one for large training sets)."""
+    train, test = T.split(dataset, test_size=0.25, seed=42)
+    model = T.create_design("minilm_proto").fit(train, min_examples=3)
+    ours = T.evaluate(model, test)
+    for baseline in T.BASELINES:
+        base = T.evaluate(T.create_design(baseline).fit(train, min_examples=3), test)
+        assert ours["recall_at_3"] > base["recall_at_3"] and ours["lrap"] > base["lrap"], baseline
+    assert model.predict_matrix(test[:4]).shape == (4, len(model.labels))
+    data = T.dump(model)
+    again = T.load(data, T.artifact_sha256(data))
+    for a, b in zip(again.predict_scores(test[:3]), model.predict_scores(test[:3]), strict=True):
+        assert a == pytest.approx(b, abs=1e-6)
