@@ -497,7 +497,36 @@ def retrain_reason(
         and drift_since > state.version.created_at
     ):
         return TrainingRun.Trigger.DRIFT, "the drift check found drift since this version was trained"
+    fell = acceptance_fall(state.version, policy.personal_acceptance_window)
+    if fell is not None and fell[0] - fell[1] > policy.personal_acceptance_drop:
+        return TrainingRun.Trigger.ACCEPTANCE, (
+            f"acceptance of personal v{state.version.number} fell from {fell[0]:.2f} to {fell[1]:.2f} over "
+            f"its last {policy.personal_acceptance_window} answers (policy: retrain on a fall of more than "
+            f"{policy.personal_acceptance_drop:.2f})"
+        )
     return None
+
+
+def acceptance_fall(version: ModelVersion, window: int) -> tuple[float, float] | None:
+    """(acceptance before, acceptance over the last ``window`` answers) of one version, when it
+    has at least ``window`` answers of each; else None."""
+    answered = list(
+        Suggestion.objects.filter(
+            model_version=version,
+            visible=True,
+            status__in=[Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.Status.REVERTED],
+        )
+        .order_by("-decided_at", "-pk")
+        .values_list("status", flat=True)[: 4 * window]
+    )
+    recent, before = answered[:window], answered[window:]
+    if len(recent) < window or len(before) < window:
+        return None
+
+    def rate(rows: list[str]) -> float:
+        return sum(1 for r in rows if r == Suggestion.Status.ACCEPTED) / len(rows)
+
+    return rate(before), rate(recent)
 
 
 def personal_check() -> dict[str, int]:

@@ -448,3 +448,31 @@ def test_training_takes_the_cached_link_embeddings_instead_of_encoding_again(ali
     np.testing.assert_array_equal(out[0], marker)  # from the cache, not the encoder
     assert abs(float(np.linalg.norm(out[1])) - 1) < 1e-3 and out[1][0] != 1.0
     assert embeddings.cached_by_text([text], "another-encoder") == {}
+
+
+def test_a_fall_of_acceptance_without_a_parent_calls_a_full_retrain(alice, run_on_commit):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Policy.objects.update_or_create(pk=1, defaults={"personal_acceptance_window": 4})
+    save(alice, rows(10, tag="games"))
+    v1 = first_training(alice, run_on_commit).version
+    link = Link.objects.filter(owner=alice).first()
+    start = timezone.now() - timedelta(hours=1)
+    for i, status in enumerate(["accepted"] * 4 + ["rejected"] * 4):  # the last four were turned down
+        Suggestion.objects.create(
+            link=link,
+            tag_name=f"t{i}",
+            tag_key=f"t{i}",
+            score=0.5,
+            model_version=v1,
+            source="personal",
+            status=status,
+            decided_at=start + timedelta(minutes=i),
+        )
+    assert personal.acceptance_fall(v1, 4) == (1.0, 0.0)
+    with run_on_commit(execute=True):
+        assert personal.personal_check() == {"rolled_back": 0, "retrain": 1}
+    run = TrainingRun.objects.filter(owner=alice, kind="full").latest("pk")
+    assert run.trigger == "acceptance" and "fell from 1.00 to 0.00 over its last 4 answers" in run.reason
