@@ -6,7 +6,7 @@ them through the five-feature logistic map that :func:`personal.fit` fits on lea
 features of the training links. Training is one matrix product and one logistic regression
 over (links x tags) rows of five features, so its cost is dominated by the embeddings: with
 the links' embeddings cached (the app caches them, ``services/embeddings.py``), 100,000 links
-train in about half a minute on 2 cores (bench/personal.py). It is the design for large shared
+train in 11.5 s on 2 idle cores (bench/personal.py). It is the design for large shared
 training sets; on the shared dataset ``minilm_blend`` ranks better (docs/tag-model.md).
 
 ``explain`` is occlusion, as for the other embedding designs.
