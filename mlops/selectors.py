@@ -371,6 +371,7 @@ class PersonalStatus:
     version: ModelVersion | None  # the personal version serving them
     updates: int  # incremental updates since it was trained
     last_run: TrainingRun | None  # the last full training of their model
+    versions: list[ModelVersion] = field(default_factory=list)  # all their personal versions
 
     @property
     def to_go(self) -> int:
@@ -394,4 +395,5 @@ def personal_status(*, user: User) -> PersonalStatus:
         version=state.version if state else None,
         updates=state.updates if state else 0,
         last_run=TrainingRun.objects.filter(owner=user, kind=TrainingRun.Kind.FULL).order_by("-pk").first(),
+        versions=list(ModelVersion.objects.personal(user.pk).order_by("number")),
     )

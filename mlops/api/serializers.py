@@ -308,3 +308,36 @@ class AlertTimingsSerializer(serializers.Serializer):
     n = serializers.IntegerField(help_text="events fired in the period")
     n_acknowledged = serializers.IntegerField()
     n_resolved = serializers.IntegerField()
+
+
+class PersonalVersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    model = serializers.CharField(source="label", help_text='e.g. "personal v2"')
+    stage = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    trained_on_links = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+    artifact_size = serializers.IntegerField(help_text="bytes")
+
+    def get_trained_on_links(self, obj: ModelVersion) -> int:
+        return int((obj.data_summary or {}).get("examples") or 0)
+
+    def get_tags(self, obj: ModelVersion) -> int:
+        return len(obj.labels or [])
+
+
+class PersonalStatusSerializer(serializers.Serializer):
+    """Where the requesting user's suggestions come from."""
+
+    training_consent = serializers.CharField(source="consent")
+    tagged_links = serializers.IntegerField(help_text="links with a tag a person set")
+    min_links = serializers.IntegerField(help_text="tagged links before a personal model is trained")
+    suggestions_from = serializers.SerializerMethodField(
+        help_text="personal (a personal model serves) or zero-shot (before it, or consent none)"
+    )
+    version = PersonalVersionSerializer(allow_null=True, help_text="the personal version serving now")
+    updates = serializers.IntegerField(help_text="decisions it learned from since it was trained")
+    versions = PersonalVersionSerializer(many=True, help_text="all the user's personal versions")
+
+    def get_suggestions_from(self, obj) -> str:
+        return "personal" if obj.version is not None else "zero-shot"

@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("links/<id:pk>/suggestions/", views.LinkSuggestionsView.as_view(), name="api-link-suggestions"),
     path("links/<id:pk>/decisions/", views.LinkDecisionsView.as_view(), name="api-link-decisions"),
+    path("mlops/personal/", views.PersonalModelView.as_view(), name="api-personal-model"),
     path("mlops/models/", views.ModelListView.as_view(), name="api-models"),
     path("mlops/models/train/", views.ModelTrainView.as_view(), name="api-models-train"),
     path("mlops/models/<id:number>/", views.ModelDetailView.as_view(), name="api-model-detail"),

@@ -26,6 +26,7 @@ from linkhub.converters import ID_REGEX
 from linkhub.links.models import Link, TagDecision
 from linkhub.schema import errors
 
+from .. import selectors
 from ..models import AlertEvent, AlertRule, DriftRun, MetricPoint, ModelVersion, Suggestion, TrainingRun
 from ..services import registry
 from ..services.alerts import AlertStateError, alert_acknowledge, alert_rule_save, alert_timings
@@ -43,6 +44,7 @@ from .serializers import (
     DriftRunSerializer,
     MetricPointSerializer,
     ModelVersionSerializer,
+    PersonalStatusSerializer,
     PromoteSerializer,
     RollbackSerializer,
     SuggestionSerializer,
@@ -399,3 +401,11 @@ class AlertRuleDetailView(APIView):
         changes, reason = _rule_changes(request)
         rule = alert_rule_save(actor=request.user, rule=rule, changes=changes, reason=reason)
         return Response(AlertRuleSerializer(self._rule(rule.pk)).data)
+
+
+class PersonalModelView(APIView):
+    """The requesting user's personal model: where their suggestions come from now."""
+
+    @extend_schema(responses=PersonalStatusSerializer)
+    def get(self, request):
+        return Response(PersonalStatusSerializer(selectors.personal_status(user=request.user)).data)

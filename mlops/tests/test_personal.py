@@ -476,3 +476,25 @@ def test_a_fall_of_acceptance_without_a_parent_calls_a_full_retrain(alice, run_o
         assert personal.personal_check() == {"rolled_back": 0, "retrain": 1}
     run = TrainingRun.objects.filter(owner=alice, kind="full").latest("pk")
     assert run.trigger == "acceptance" and "fell from 1.00 to 0.00 over its last 4 answers" in run.reason
+
+
+def test_the_api_says_where_a_users_suggestions_come_from(alice, alice_api, bob_api, run_on_commit):
+    save(alice, rows(3, tag="games"))
+    body = alice_api.get("/api/mlops/personal/").json()
+    assert body == {
+        "training_consent": "own",
+        "tagged_links": 3,
+        "min_links": 10,
+        "suggestions_from": "zero-shot",
+        "version": None,
+        "updates": 0,
+        "versions": [],
+    }
+    save(alice, rows(7, start=3, tag="games"))
+    first_training(alice, run_on_commit)
+    body = alice_api.get("/api/mlops/personal/").json()
+    assert body["suggestions_from"] == "personal" and body["tagged_links"] == 10
+    assert body["version"]["model"] == "personal v1" and body["version"]["trained_on_links"] == 10
+    assert [v["number"] for v in body["versions"]] == [1]
+    # Bob sees his own status, never Alice's.
+    assert bob_api.get("/api/mlops/personal/").json()["versions"] == []

@@ -47,6 +47,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -260,17 +261,17 @@ class PersonalModel:
         pos_norm = np.linalg.norm(self.pos, axis=1).astype(np.float32)
         neg_norm = np.linalg.norm(self.neg, axis=1).astype(np.float32)
         with_neg = np.flatnonzero(self.neg_n > 0).astype(np.int32)
-        np.savez_compressed(
-            buffer,
+        arrays: dict[str, Any] = {
             **_q8("pos", _unit(self.pos)),
-            pos_norm=pos_norm,
-            pos_n=self.pos_n,
-            neg_rows=with_neg,
+            "pos_norm": pos_norm,
+            "pos_n": self.pos_n,
+            "neg_rows": with_neg,
             **_q8("neg", _unit(np.asarray(self.neg[with_neg]))),
-            neg_norm=neg_norm[with_neg],
-            neg_n=self.neg_n[with_neg],
+            "neg_norm": neg_norm[with_neg],
+            "neg_n": self.neg_n[with_neg],
             **_q8("names", self.name_vectors),
-        )
+        }
+        np.savez_compressed(buffer, **arrays)
         head = json.dumps(header, sort_keys=True).encode()
         return MAGIC + len(head).to_bytes(4, "big") + head + buffer.getvalue()
 
