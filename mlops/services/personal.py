@@ -392,6 +392,19 @@ def _update_user(user_id: int, rows: list[TagDecision], origin: dict[int, str], 
         rows = [r for r in rows if r.pk > state.last_decision_id]
         if not rows:
             return 0
+        if len(rows) > policy.personal_retrain_after_updates:
+            # An import or a bulk edit: one full retrain (a task with a longer time limit, which
+            # embeds the new links in batches) instead of that many updates.
+            if not _full_pending(user_id):
+                personal_train_request(
+                    user_id=user_id,
+                    trigger=TrainingRun.Trigger.UPDATES,
+                    reason=(
+                        f"{len(rows)} decisions at once (policy: a full retrain after "
+                        f"{policy.personal_retrain_after_updates} updates)"
+                    ),
+                )
+            return 0
         model = _load_state(state)[0]
         model = pm.PersonalModel.from_bytes(model.to_bytes())  # a copy: the cached one stays as it was
         vectors = embeddings.link_vectors({r.link_id for r in rows})

@@ -498,3 +498,17 @@ def test_the_api_says_where_a_users_suggestions_come_from(alice, alice_api, bob_
     assert [v["number"] for v in body["versions"]] == [1]
     # Bob sees his own status, never Alice's.
     assert bob_api.get("/api/mlops/personal/").json()["versions"] == []
+
+
+def test_a_bulk_change_calls_one_full_retrain_instead_of_many_updates(alice, run_on_commit):
+    Policy.objects.update_or_create(pk=1, defaults={"personal_retrain_after_updates": 3})
+    save(alice, rows(10, tag="games"))
+    first_training(alice, run_on_commit)
+    save(alice, rows(5, start=10, tag="games"))  # an import: one announcement of five decisions
+    changes = [(d.pk, "user") for d in TagDecision.objects.filter(link_owner_id=alice.pk).order_by("-pk")[:5]]
+    with run_on_commit(execute=True):
+        assert personal.personal_update(changes=changes) == 0
+    assert not TrainingRun.objects.filter(owner=alice, kind="incremental").exists()
+    run = TrainingRun.objects.filter(owner=alice, kind="full").latest("pk")
+    assert run.trigger == "updates" and "5 decisions at once" in run.reason
+    assert PersonalModelState.objects.get(user=alice).version.number == 2
