@@ -22,9 +22,9 @@ Prints figures; asserts nothing (it is not a test). Parts (each can be skipped):
    recall@3 counts every true tag of the link (a tag used for the first time is a miss for every
    method limited to the vocabulary), in buckets of the link's position in the user's history.
    Coverage and precision are of the suggestions the policy would show (shared at
-   ``suggest_threshold`` 0.35, personal at 0.25, zero-shot at 0.4, new tags at 0.4, at most 5).
+   ``suggest_threshold`` 0.35, personal at 0.25, zero-shot at 0.35, new tags at 0.4, at most 5).
 2. ``--fit-defaults``: DEFAULT_WEIGHTS and ZERO_SHOT_WEIGHTS refitted on leave-one-out features
-   of the whole dataset as one user, then on the replay's users (which have rejections), and the
+   of simulated users (2 to 30 tags), then on the replay's users (which have rejections), and the
    replay's personal rows with each set of weights.
 3. Speed and size of one personal model at 100 / 1,000 / 10,000 links.
 4. Django: decision -> ``personal_update`` -> next suggestion latency, one suggestion's latency,
@@ -70,7 +70,7 @@ DEFAULT_DATASET = Path(
 # The policy's defaults (mlops/models/policy.py); the replay applies them as suggest.py does.
 SUGGEST_THRESHOLD = 0.35  # the shared model's
 PERSONAL_THRESHOLD = 0.25
-ZERO_SHOT_THRESHOLD = 0.4
+ZERO_SHOT_THRESHOLD = 0.35
 BLEND_SHARED_WEIGHT = 0.3
 AUTO_APPLY_THRESHOLD = 0.9
 NEW_TAG_THRESHOLD = 0.4
@@ -569,7 +569,7 @@ def sweep(records: list[Record], positions: tuple[int, int], sources: set[str]) 
 def _lr(f: np.ndarray, labels: np.ndarray) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
 
-    lr = LogisticRegression(C=1.0, max_iter=200).fit(f, labels)
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit(f, labels)
     return np.concatenate([lr.coef_[0], lr.intercept_])
 
 
@@ -593,21 +593,70 @@ def _user_features(corpus: Corpus, rows: list[int], rejected: list[list[str]] | 
             if k in model._index and not y[i, model._index[k]]:
                 r[i, model._index[k]] = True
     f = pm.loo_features(model, pm._unit(corpus.x[rows]), y, r)
-    return f.reshape(-1, 5), y.reshape(-1), int(r.sum())
+    return f.reshape(-1, pm.N_FEATURES), y.reshape(-1), int(r.sum())
+
+
+ZERO_SHOT_COLUMNS = (2, 6)  # cos_name and margin_name
+
+
+def _zero_shot_vector(w: np.ndarray) -> list[float]:
+    from mlops.training import personal as pm
+
+    out = [0.0] * (pm.N_FEATURES + 1)
+    for j, col in enumerate(ZERO_SHOT_COLUMNS):
+        out[col] = round(float(w[j]), 2)
+    out[-1] = round(float(w[-1]), 2)
+    return out
+
+
+def _simulated_users(corpus: Corpus, seed: int = 7):
+    """The users DEFAULT_WEIGHTS are fitted on: 12 for each vocabulary size from 2 to 30 tags,
+    20-120 links, 80% of them carrying one of the user's tags and 20% none of them, so that the
+    weights learn which of the user's tags fits best (the margins) and whether any fits (the
+    cosines). Yields (leave-one-out features, labels, zero-shot features)."""
+    from mlops.training import personal as pm
+
+    rng = np.random.default_rng(seed)
+    by_tag = {t: np.flatnonzero(corpus.y[:, j]) for j, t in enumerate(corpus.tags)}
+    usable = [t for t in corpus.tags if len(by_tag[t]) >= 4]
+    index = {t: j for j, t in enumerate(corpus.tags)}
+    for k in (2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 30):
+        for _ in range(12):
+            n = int(rng.integers(20, 120))
+            tags = list(rng.choice(usable, size=k, replace=False))
+            pool = sorted({int(i) for t in tags for i in by_tag[t]})
+            inside = list(rng.choice(pool, size=min(len(pool), int(n * 0.8)), replace=False))
+            rest = sorted(set(range(len(corpus.examples))) - set(pool))
+            rows = [int(i) for i in inside + list(rng.choice(rest, size=n - len(inside), replace=False))]
+            vocab = {t: t for t in tags}
+            names = {t: corpus.names[index[t]] for t in tags}
+            sets = [[t for t in corpus.examples[i].tags if t in vocab] for i in rows]
+            model = pm.fit(corpus.x[rows], sets, vocab, names, encoder="bench", fit_weights=False)
+            y = np.zeros((len(rows), len(model)), dtype=bool)
+            for r, tags_of in enumerate(sets):
+                for t in tags_of:
+                    y[r, model._index[t]] = True
+            f = pm.loo_features(model, pm._unit(corpus.x[rows]), y, np.zeros_like(y))
+            z = pm.zero_shot(vocab, names, encoder="bench", dim=corpus.x.shape[1]).features(corpus.x[rows])
+            yield f.reshape(-1, pm.N_FEATURES), y.reshape(-1), z.reshape(-1, pm.N_FEATURES)
 
 
 def fit_defaults(corpus: Corpus, users: list[SimUser] | None, rejections: dict[int, list]) -> dict[str, Any]:
-    """DEFAULT_WEIGHTS (all five features) and ZERO_SHOT_WEIGHTS (cos_name alone) as LR on
-    leave-one-out features: the dataset as one user; then the replay's users with rejections."""
-    f, labels, _ = _user_features(corpus, list(range(len(corpus.examples))), None)
+    """DEFAULT_WEIGHTS (every feature) and ZERO_SHOT_WEIGHTS (cos_name and its margin) as LR
+    on leave-one-out features of the simulated users (``_simulated_users``, how the constants in
+    personal.py were made); then the replay's users, with the rejections they made."""
+    parts = list(_simulated_users(corpus))
+    f = np.vstack([p[0] for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    z = np.vstack([p[2] for p in parts])
     w = _lr(f, labels)
-    wz = _lr(f[:, 2:3], labels)
+    wz = _lr(z[:, list(ZERO_SHOT_COLUMNS)], labels)
     out: dict[str, Any] = {
         "dataset": {
             "pairs": len(labels),
             "positives": int(labels.sum()),
-            "default_weights": [round(float(v), 3) for v in w],
-            "zero_shot_weights": [0.0, 0.0, round(float(wz[0]), 3), 0.0, 0.0, round(float(wz[1]), 3)],
+            "default_weights": [round(float(v), 2) for v in w],
+            "zero_shot_weights": _zero_shot_vector(wz),
         }
     }
     if users and rejections:
@@ -615,9 +664,9 @@ def fit_defaults(corpus: Corpus, users: list[SimUser] | None, rejections: dict[i
         fs = np.vstack([p[0] for p in parts])
         ls = np.concatenate([p[1] for p in parts])
         ws = _lr(fs, ls)
-        wzs = _lr(fs[:, 2:3], ls)
+        wzs = _lr(fs[:, list(ZERO_SHOT_COLUMNS)], ls)
         out["replay"] = {
-            "zero_shot_weights": [0.0, 0.0, round(float(wzs[0]), 3), 0.0, 0.0, round(float(wzs[1]), 3)],
+            "zero_shot_weights": _zero_shot_vector(wzs),
             "pairs": len(ls),
             "positives": int(ls.sum()),
             "rejected_pairs": sum(p[2] for p in parts),
@@ -1354,7 +1403,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"                          ZERO_SHOT_WEIGHTS = {tuple(pm.ZERO_SHOT_WEIGHTS)}")
         d = fitted["dataset"]
         print(
-            f"dataset as one user       DEFAULT_WEIGHTS   = {tuple(d['default_weights'])}  "
+            f"simulated users           DEFAULT_WEIGHTS   = {tuple(d['default_weights'])}  "
             f"({d['pairs']:,} pairs)"
         )
         print(f"                          ZERO_SHOT_WEIGHTS = {tuple(d['zero_shot_weights'])}")

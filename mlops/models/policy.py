@@ -25,7 +25,7 @@ class Policy(models.Model):
         default=0.3, help_text="the shared model's weight where it and the user's own model both score a tag"
     )
     zero_shot_threshold = models.FloatField(
-        default=0.4, help_text="zero-shot suggestions (tag names against the link) at or above this"
+        default=0.35, help_text="zero-shot suggestions (tag names against the link) at or above this"
     )
     new_tags_below = models.PositiveIntegerField(
         default=20, help_text="users with fewer tags than this are offered new tags from the shared model"

@@ -226,7 +226,7 @@ def test_a_worse_candidate_is_kept_out_by_the_per_user_gate(alice, run_on_commit
     save(alice, rows(8, tag="games") + rows(8, tag="pastebins"))
     first_training(alice, run_on_commit)
     # Weights that rank by the wrong sign: worse on her most recent links.
-    monkeypatch.setattr(pm, "_fit_weights", lambda *a, **k: np.array([-13.8, 0, -4.0, 0, 0, 0.0]))
+    monkeypatch.setattr(pm, "_fit_weights", lambda *a, **k: np.array([-4.9, 0, -3.3, 0, 0, -8.5, -4.4, 0.0]))
     run = personal.personal_train(user_id=alice.pk, trigger="manual", reason="test")
     assert run.status == "succeeded" and "kept out" in run.message
     run.version.refresh_from_db()

@@ -9,16 +9,20 @@ keeps:
   prototype), and how many;
 - the embedding of the tag's name.
 
-A link ``x`` (unit vector) is scored for tag ``t`` from five features::
+A link ``x`` (unit vector) is scored for tag ``t`` from seven features::
 
     cos(x, positive prototype)      (0 when the tag has no link yet)
     cos(x, negative prototype)      (0 when nothing was rejected)
     cos(x, tag name)
     log(1 + links with the tag)
     has links with the tag (0/1)
+    margin of the positive cosine   (minus the best of the user's other tags)
+    margin of the name cosine       (likewise)
 
-through a logistic map ``sigmoid(w . f + b)``. The weights start from defaults fitted once on
-the shared dataset (``DEFAULT_WEIGHTS``, how in ``bench/personal.py --fit-defaults``); a full
+through a logistic map ``sigmoid(w . f + b)``. The cosines say whether a tag fits at all, the
+margins which of the user's tags fits best. The weights start from defaults fitted once on users
+simulated from the shared dataset (``DEFAULT_WEIGHTS``, how in ``bench/personal.py
+--fit-defaults``); a full
 retrain fits the user's own weights on leave-one-out features of their links and shrinks them
 towards the defaults in proportion to how little data the user has.
 
@@ -31,7 +35,7 @@ Why this design (docs/tag-model.md, "Personal models"):
   per tag (a user with 60 tags: tens of kilobytes), whatever the number of links. No example
   vector is stored.
 - **Fast.** A full fit is one matrix product for the sums (20 ms for 1,000 links) and one
-  logistic regression over five features (about 0.3 s for 1,000 links with 60 tags, 1.8 s for
+  logistic regression over seven features (about 0.3 s for 1,000 links with 60 tags, 1.8 s for
   10,000; bench/personal.py); the embeddings are computed once per link and cached.
 - **Zero-shot is the same model with no links**: before a user has tagged anything, only the
   tag-name feature is live (:func:`zero_shot`), with its own default weights.
@@ -53,23 +57,28 @@ import numpy as np
 
 FORMAT_VERSION = 1
 MAGIC = b"LHPM1\n"
-N_FEATURES = 5
-FEATURES = ("cos_positive", "cos_negative", "cos_name", "log_links", "has_links")
-# Fitted on the shared dataset, all links as one user, leave-one-out features (bench/personal.py
-# --fit-defaults prints them). The order is FEATURES, then the intercept.
-DEFAULT_WEIGHTS = (13.8, -6.0, 4.45, 0.58, -6.0, -7.36)
-# The dataset has no rejections: the weight of cos_negative (-6) is set by hand, as strong as the
-# pull of the positive prototype is weak at cos 0.45 (a rejection counts against a similar link).
-# Zero-shot: only cos(x, tag name) counts (same fit, on links before any tag has a link).
-ZERO_SHOT_WEIGHTS = (0.0, 0.0, 13.1, 0.0, 0.0, -7.7)
+N_FEATURES = 7
+FEATURES = (
+    "cos_positive",
+    "cos_negative",
+    "cos_name",
+    "log_links",
+    "has_links",
+    "margin_positive",  # cos_positive minus the best cos_positive of the user's other tags
+    "margin_name",  # cos_name minus the best cos_name of the user's other tags
+)
+# Fitted on leave-one-out features of 132 users simulated from the shared dataset
+# (bench/personal.py --fit-defaults prints them): 2 to 30 tags each, 20 to 120 links, 80% of
+# them carrying one of the user's tags and 20% none, so that the weights learn both which of a
+# user's tags fits best (the margins) and whether any fits at all (the cosines). The order is
+# FEATURES, then the intercept.
+DEFAULT_WEIGHTS = (4.87, -4.0, 3.32, -0.07, -4.46, 8.54, 4.41, 0.13)
+# The dataset has no rejections: the weight of cos_negative (-4) is set by hand, a little below
+# that of cos_positive (a rejection counts against a similar link).
+# Zero-shot: only cos(x, tag name) and its margin count (same fit).
+ZERO_SHOT_WEIGHTS = (0.0, 0.0, 5.54, 0.0, 0.0, 0.0, 9.55, -3.2)
 # A user's own weights count as much as the defaults once they rest on this many positive pairs.
 SHRINK_PAIRS = 200
-# The defaults were fitted where a link had 1.06 of 84 tags: a base rate of 1.3%. A user with 5
-# tags has a base rate near 20%, so the intercept is moved by the difference of the log-odds of
-# the two base rates (prior_shift) before the defaults serve a user. The user's rate is capped
-# at MAX_PRIOR: with a tiny vocabulary, most new links need a tag the user does not have yet.
-FIT_TAGS, FIT_TAGS_PER_LINK = 84, 1.06
-MAX_PRIOR = 0.2
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -77,21 +86,10 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return np.divide(v, norm, out=np.zeros_like(v), where=norm > 0)
 
 
-def _logit(p: float) -> float:
-    return math.log(p / (1 - p))
-
-
-def prior_shift(n_tags: int) -> float:
-    """How much the default intercept moves for a user with ``n_tags`` tags (see FIT_TAGS)."""
-    user = min(MAX_PRIOR, FIT_TAGS_PER_LINK / max(n_tags, 1))
-    return _logit(user) - _logit(FIT_TAGS_PER_LINK / FIT_TAGS)
-
-
 def defaults_for(n_tags: int, weights: Sequence[float] = DEFAULT_WEIGHTS) -> np.ndarray:
-    """The default weights with the intercept moved to a vocabulary of ``n_tags`` tags."""
-    out = np.asarray(weights, dtype=np.float64).copy()
-    out[N_FEATURES] += prior_shift(n_tags)
-    return out
+    """The default weights for a vocabulary of ``n_tags`` tags: the simulated users they were
+    fitted on had 2 to 30 tags, so one set serves every size (the margins carry the size)."""
+    return np.asarray(weights, dtype=np.float64).copy()
 
 
 def _q8(name: str, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -123,7 +121,7 @@ class Explanation:
 
 
 class PersonalModel:
-    """One user's model: prototypes per tag and five weights. See the module docstring."""
+    """One user's model: prototypes per tag and eight weights. See the module docstring."""
 
     def __init__(self, dim: int, encoder: str, weights: Sequence[float] | np.ndarray = DEFAULT_WEIGHTS):
         self.dim = dim
@@ -304,6 +302,21 @@ class PersonalModel:
         return model
 
 
+def _margin(values: np.ndarray) -> np.ndarray:
+    """(n, t): each value minus the largest of the other columns of its row (0 with one column).
+    How far ahead of the user's other tags a tag is: what tells a game from a pastebin when a
+    user has only a few tags, whatever the absolute cosines."""
+    _, t = values.shape
+    if t < 2:
+        return np.zeros_like(values)
+    order = np.argsort(-values, axis=1)
+    best = np.take_along_axis(values, order[:, :1], axis=1)
+    second = np.take_along_axis(values, order[:, 1:2], axis=1)
+    is_best = np.zeros_like(values, dtype=bool)
+    np.put_along_axis(is_best, order[:, :1], True, axis=1)
+    return values - np.where(is_best, second, best)
+
+
 def _features(x, pos, pos_n, neg, neg_n, names, *, loo_pos=None, loo_neg=None) -> np.ndarray:
     """Features of links ``x`` (n, d) against every tag. ``loo_pos``/``loo_neg`` (n, t) boolean:
     the link is itself in that tag's positive/negative sum, and is taken out of it first
@@ -336,6 +349,8 @@ def _features(x, pos, pos_n, neg, neg_n, names, *, loo_pos=None, loo_neg=None) -
     out[:, :, 2] = x @ names.T if len(names) else 0
     out[:, :, 3] = np.log1p(npos)
     out[:, :, 4] = npos > 0
+    out[:, :, 5] = _margin(out[:, :, 0])
+    out[:, :, 6] = _margin(out[:, :, 2])
     return out
 
 

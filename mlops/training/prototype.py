@@ -2,9 +2,9 @@
 
 Each tag of the label set is a prototype, the sum of the sentence embeddings of the training
 links that carry it, next to the embedding of its name; a link is scored from its cosines to
-them through the five-feature logistic map that :func:`personal.fit` fits on leave-one-out
+them through the seven-feature logistic map that :func:`personal.fit` fits on leave-one-out
 features of the training links. Training is one matrix product and one logistic regression
-over (links x tags) rows of five features, so its cost is dominated by the embeddings: with
+over (links x tags) rows of seven features, so its cost is dominated by the embeddings: with
 the links' embeddings cached (the app caches them, ``services/embeddings.py``), 100,000 links
 train in 11.5 s on 2 idle cores (bench/personal.py). It is the design for large shared
 training sets; on the shared dataset ``minilm_blend`` ranks better (docs/tag-model.md).
