@@ -1416,7 +1416,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"                          ZERO_SHOT_WEIGHTS = {tuple(r['zero_shot_weights'])}")
             compare = {
                 "personal.py": list(pm.DEFAULT_WEIGHTS),
-                "dataset refit": d["default_weights"],
+                "simulated refit": d["default_weights"],
                 "replay refit": r["default_weights"],
             }
             rows = []
