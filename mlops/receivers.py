@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from linkhub.accounts.models import TrainingConsent
-from linkhub.links.models import TagDecision
 from linkhub.links.signals import TagChange
 from linkhub.queueing import enqueue_on_commit
 
@@ -29,15 +27,11 @@ def answer_suggestions(*, changes: list[TagChange], **kwargs: Any) -> None:
 
 
 def personal_update(*, changes: list[TagChange], **kwargs: Any) -> None:
-    """People's decisions update their personal models (the service decides whose may learn)."""
-    learned = [[c.decision_id, c.origin] for c in changes if c.action != TagDecision.Action.AUTO_APPLY]
-    if learned:
-        enqueue_on_commit("mlops.tasks.update_personal_models", learned)
+    """People's decisions update their personal models (the service decides which changes are
+    decisions a model learns from, and whose model may learn)."""
+    enqueue_on_commit("mlops.tasks.update_personal_models", [[c.decision_id, c.origin] for c in changes])
 
 
 def consent_changed(*, user_id: int, from_consent: str, to_consent: str, **kwargs: Any) -> None:
-    """Down to none: the user's personal model stops serving once the change commits."""
-    if to_consent == TrainingConsent.NONE and from_consent:
-        enqueue_on_commit(
-            "mlops.tasks.retire_personal_model", user_id, f"consent changed from {from_consent} to none"
-        )
+    """What a change of consent does to the user's personal model (the service decides)."""
+    enqueue_on_commit("mlops.tasks.apply_consent_change", user_id, from_consent, to_consent)

@@ -19,6 +19,7 @@ from linkhub.accounts.selectors import training_consent_get
 from linkhub.links.models import TaggedLink, TagOrigin
 
 from .models import ModelVersion, PersonalModelState, Policy, Stage, StageEvent, Suggestion, TrainingRun
+from .services import personal
 from .services.registry import TRANSITIONS
 from .training.metric_names import OFFLINE_METRICS, OFFLINE_NAMES
 
@@ -381,13 +382,7 @@ class PersonalStatus:
 def personal_status(*, user: User) -> PersonalStatus:
     policy = Policy.objects.filter(pk=1).first() or Policy()
     state = PersonalModelState.objects.filter(user=user).select_related("version").first()
-    tagged = (
-        TaggedLink.objects.filter(content_object__owner=user)
-        .exclude(origin=TagOrigin.MODEL)
-        .values("content_object_id")
-        .distinct()
-        .count()
-    )
+    tagged = personal.tagged_links(user.pk)
     return PersonalStatus(
         consent=training_consent_get(user=user),
         tagged_links=tagged,

@@ -79,8 +79,8 @@ def train_personal_model(user_id: int, trigger: str, reason: str) -> str:
 
 
 @shared_task(soft_time_limit=60, time_limit=90)
-def retire_personal_model(user_id: int, reason: str) -> int:
-    return personal.personal_retire(user_id=user_id, reason=reason)
+def apply_consent_change(user_id: int, from_consent: str, to_consent: str) -> int:
+    return personal.consent_change_apply(user_id=user_id, from_consent=from_consent, to_consent=to_consent)
 
 
 @shared_task(soft_time_limit=600, time_limit=660)

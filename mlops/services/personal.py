@@ -50,13 +50,13 @@ from ..models import (
     PersonalModelState,
     Policy,
     Stage,
-    StageEvent,
     Suggestion,
     TrainingRun,
 )
 from ..training import personal as pm
 from . import embeddings, registry
 from .decisions import rejected_keys
+from .training import consent_lineage
 
 logger = logging.getLogger(__name__)
 DESIGN = "personal_prototype"
@@ -264,55 +264,35 @@ def _gate(data: UserData, vectors, state: PersonalModelState | None, policy: Pol
 def _register(
     user_id, model: pm.PersonalModel, data: UserData, gate, *, parent, seconds, actor
 ) -> ModelVersion:
-    blob = model.to_bytes()
-    sha, path = registry.artifact_store(blob)
-    ids = [user_id]
-    with transaction.atomic():
-        Profile.objects.select_for_update().filter(user_id=user_id).first()  # serialise numbers
-        number = (ModelVersion.objects.personal(user_id).aggregate(n=Max("number"))["n"] or 0) + 1
-        version = ModelVersion.objects.create(
-            number=number,
-            kind=Kind.PERSONAL,
-            owner_id=user_id,
-            design=DESIGN,
-            artifact_sha256=sha,
-            artifact_path=path,
-            artifact_size=len(blob),
-            format_version=pm.FORMAT_VERSION,
-            sklearn_version=registry.versions()["sklearn"],
-            python_version=registry.versions()["python"],
-            code_version=registry.code_version(),
-            params={"encoder": model.encoder, "weights": [round(float(w), 4) for w in model.weights]},
-            labels=[model.names[i] for i in range(len(model))],
-            data_fingerprint=_fingerprint(data),
-            data_summary={
-                "source": "personal",
-                "examples": len(data.link_ids),
-                "decisions_up_to_id": data.last_decision_id,
-                "consent": {consent_of(user_id): 1},
-                "users_fingerprint": hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest(),
-                "user_ids": ids,
-            },
-            metrics={
-                "recall_at_3_recent": gate.get("recall_at_3"),
-                "tags": len(model),
-                "links": len(data.link_ids),
-            },
-            gate=gate,
-            train_seconds=seconds,
-            parent=parent,
-            created_by=actor,
-        )
-        StageEvent.objects.create(
-            version=version,
-            from_stage="",
-            to_stage=Stage.CANDIDATE,
-            actor=actor,
-            actor_name=actor.get_username() if actor else "system",
-            automatic=actor is None,
-            reason="trained on the user's own tags and decisions",
-        )
-    return version
+    versions = registry.versions()
+    return registry.version_register(
+        data=model.to_bytes(),
+        design=DESIGN,
+        format_version=pm.FORMAT_VERSION,
+        sklearn_version=versions["sklearn"],
+        python_version=versions["python"],
+        params={"encoder": model.encoder, "weights": [round(float(w), 4) for w in model.weights]},
+        labels=[model.names[i] for i in range(len(model))],
+        data_fingerprint=_fingerprint(data),
+        data_summary={
+            "source": "personal",
+            "examples": len(data.link_ids),
+            "decisions_up_to_id": data.last_decision_id,
+            **consent_lineage([user_id], consent_of(user_id)),
+        },
+        holdout_fingerprint="",
+        metrics={
+            "recall_at_3_recent": gate.get("recall_at_3"),
+            "tags": len(model),
+            "links": len(data.link_ids),
+        },
+        per_tag={},
+        gate=gate,
+        train_seconds=seconds,
+        parent=parent,
+        actor=actor,
+        owner_id=user_id,
+    )
 
 
 def _fingerprint(data: UserData) -> str:
@@ -619,6 +599,14 @@ def personal_rollback(*, user_id: int, reason: str, actor=None) -> ModelVersion 
     return parent
 
 
+def consent_change_apply(*, user_id: int, from_consent: str, to_consent: str) -> int:
+    """Down to ``none``: the personal model stops serving (returns how many versions retired).
+    Other changes act at the next training (``may_train`` is read then)."""
+    if to_consent != TrainingConsent.NONE or not from_consent:
+        return 0
+    return personal_retire(user_id=user_id, reason=f"consent changed from {from_consent} to none")
+
+
 def personal_retire(*, user_id: int, reason: str) -> int:
     """The user went down to consent ``none``: their personal model stops serving at once and is
     never trained again (its versions stay in the registry, retired, for the audit)."""
@@ -737,6 +725,7 @@ def artifact_read(version: ModelVersion) -> bytes:
 __all__ = [
     "acceptance",
     "cache_info",
+    "consent_change_apply",
     "may_train",
     "personal_check",
     "personal_model",

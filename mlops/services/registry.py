@@ -99,6 +99,7 @@ def versions() -> dict[str, str]:
     return {"sklearn": sklearn, "python": platform.python_version()}
 
 
+@transaction.atomic  # the number is allocated under the policy row's lock
 def version_register(
     *,
     data: bytes,
@@ -117,14 +118,19 @@ def version_register(
     train_seconds: float,
     parent: ModelVersion | None,
     actor: User | None,
+    owner_id: int | None = None,
 ) -> ModelVersion:
-    """Store the artifact (content-addressed) and register a new candidate version."""
+    """Store the artifact (content-addressed) and register a new candidate version: of the
+    shared model, or with ``owner_id`` of that user's personal model (numbered per user)."""
     sha, path = artifact_store(data)
     policy_row = Policy.objects.select_for_update().filter(pk=policy_get().pk)  # serialise numbers
     policy_row.first()
-    number = (ModelVersion.objects.shared().aggregate(n=Max("number"))["n"] or 0) + 1
+    siblings = ModelVersion.objects.shared() if owner_id is None else ModelVersion.objects.personal(owner_id)
+    number = (siblings.aggregate(n=Max("number"))["n"] or 0) + 1
     version = ModelVersion.objects.create(
         number=number,
+        kind=Kind.SHARED if owner_id is None else Kind.PERSONAL,
+        owner_id=owner_id,
         design=design,
         artifact_sha256=sha,
         artifact_path=path,

@@ -73,14 +73,16 @@ def link_example(link: Link) -> Example:
     )
 
 
-def _allowed(link: Link, policy: Policy) -> tuple[dict[str, str], set[str]]:
-    """{tag key: display name} the owner may be suggested, and keys that must not be."""
-    vocabulary = dict(Tag.objects.filter(owner_id=link.owner_id).values_list("key", "name"))
+def _allowed(link: Link, policy: Policy) -> tuple[dict[str, str], dict[str, str], set[str]]:
+    """The owner's own tags and the {tag key: display name} they may be suggested (their tags
+    and the policy's global tags), and the keys that must not be."""
+    own = dict(Tag.objects.filter(owner_id=link.owner_id).values_list("key", "name"))
+    vocabulary = dict(own)
     for name in policy.global_tags or []:
         vocabulary.setdefault(tag_key(name), name)
     blocked = set(TaggedLink.objects.filter(content_object=link).values_list("tag__key", flat=True))
     blocked |= rejected_keys(link_ids=[link.pk]).get(link.pk, set())
-    return vocabulary, blocked
+    return own, vocabulary, blocked
 
 
 def _ranked(model: Any, example, vocabulary: dict[str, str], blocked: set[str], policy: Policy):
@@ -154,7 +156,7 @@ def suggest_for_link(*, link_id: int) -> list[Suggestion]:
         logger.warning("no sentence encoder: personal and zero-shot suggestions are off")
     policy = registry.policy_get()
     serving = serving_version(link.owner_id, policy)
-    vocabulary, blocked = _allowed(link, policy)
+    own_tags, vocabulary, blocked = _allowed(link, policy)
     example = link_example(link)
     model = None
     shared: dict[str, float] = {}
@@ -172,7 +174,7 @@ def suggest_for_link(*, link_id: int) -> list[Suggestion]:
             Candidate(key, name, score, Suggestion.Source.SHARED, serving, new_tag=True)
             for key, name, score in _new_tags(scores, vocabulary, blocked, policy)
         ]
-    own = _own_scores(link, vocabulary, blocked)
+    own = _own_scores(link, {k: v for k, v in own_tags.items() if k not in blocked})
     candidates += _blended(vocabulary, shared, serving, own, policy)
     chosen = sorted(candidates, key=lambda c: -c.score)[: policy.max_suggestions]
     made: list[Suggestion] = []
@@ -271,11 +273,10 @@ def _new_tags(scores: dict[str, float], vocabulary: dict[str, str], blocked: set
     return fresh[: policy.new_tags_max]
 
 
-def _own_scores(link: Link, vocabulary: dict[str, str], blocked: set[str]) -> OwnScores | None:
-    """The personal model's scores of the user's tags, or zero-shot ones before it exists (or for
-    consent none). None when the user has no tags or there is no encoder."""
-    own_keys = set(Tag.objects.filter(owner_id=link.owner_id).values_list("key", flat=True))
-    own = {k: v for k, v in vocabulary.items() if k in own_keys and k not in blocked}
+def _own_scores(link: Link, own: dict[str, str]) -> OwnScores | None:
+    """The personal model's scores of the user's tags ``own`` (not blocked on this link), or
+    zero-shot ones before it exists (or for consent none). None when the user has no tags or
+    there is no encoder."""
     if not own:
         return None
     try:

@@ -104,13 +104,14 @@ def collect_examples() -> Dataset:
     )
 
 
-def consent_lineage(user_ids: list[int]) -> dict:
+def consent_lineage(user_ids: list[int], level: str = TrainingConsent.SHARED) -> dict:
     """Whose data a version was trained on, and under which consent level: the count per level,
     a fingerprint of the user set, and the ids (``manage.py data_usage`` reads them; pages show
-    names to staff only). Every contributor of the shared model is at level ``shared``."""
+    names to staff only). Every contributor of the shared model is at level ``shared``; a
+    personal version has one contributor, at their own level."""
     ids = sorted(set(user_ids))
     return {
-        "consent": {TrainingConsent.SHARED.value: len(ids)},
+        "consent": {str(level): len(ids)},
         "users_fingerprint": hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest(),
         "user_ids": ids,
     }

@@ -136,7 +136,7 @@ def test_a_rejected_tag_is_never_suggested_again(alice, make_link, make_version,
     suggest(link, "night-life", 0.6, version)
     decisions.decide(link=link, tag="night-life", action="reject", actor=alice)
     link_services.link_tags_set(link=link, names=["owls"])  # a person takes "night" off
-    _, blocked = _allowed(link, registry.policy_get())
+    _, _, blocked = _allowed(link, registry.policy_get())
     assert {"night-life", "night", "owls"} <= blocked  # rejected, removed, already on the link
 
 
